@@ -55,5 +55,4 @@ export function readConfig(environment: NodeJS.ProcessEnv = process.env): Config
   };
 }
 
-/** The control worker's task queue; host agents each have their own, named in the spec. */
-export const controlTaskQueue = 'dbplane-control';
+export { controlTaskQueue } from './task-queues.js';

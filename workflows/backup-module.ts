@@ -1,0 +1,120 @@
+/**
+ * backupModule: a consistent snapshot, stored with restic, retention, a repository check, and a
+ * restore check. The backup is reported good only after its restore check passed.
+ */
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  executeChild,
+  log,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+
+import { operationAttributes } from '../lib/search-attributes.js';
+import { control, hostLongSteps } from './activities.js';
+import { ProgressTracker } from './progress.js';
+import { restoreCheck, type RestoreCheckResult } from './restore-check.js';
+
+export interface BackupModuleInput {
+  module: string;
+  /** Run a restore check of the new backup (default true). */
+  verify?: boolean;
+}
+
+export interface BackupModuleResult {
+  module: string;
+  snapshotId: string;
+  bytes: number;
+  bytesAdded: number;
+  files: number;
+  seconds: number;
+  frozenMilliseconds: number;
+  forgotten: number;
+  restoreCheck: RestoreCheckResult | undefined;
+}
+
+const steps = ['plan', 'snapshot', 'store', 'release snapshot', 'retention', 'check repository', 'restore check', 'record'];
+
+function snapshotName(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${uuid4().slice(0, 8)}`;
+}
+
+export async function backupModule(input: BackupModuleInput): Promise<BackupModuleResult> {
+  const started = Date.now();
+  const progress = new ProgressTracker('backup', String(input?.module), steps);
+  const plan = await progress.step('plan', () => control.resolveModulePlan(input));
+  upsertSearchAttributes(operationAttributes(plan.module, 'backup', plan.host));
+  const host = hostLongSteps(plan.taskQueue);
+  const name = snapshotName();
+  const verify = input.verify ?? true;
+
+  try {
+    let snapshot;
+    let stored;
+    try {
+      snapshot = await progress.step('snapshot', () => host.takeSnapshot(plan, name));
+      const root = snapshot.root;
+      stored = await progress.step('store', () => host.backupSnapshot(plan, root, name));
+    } finally {
+      await CancellationScope.nonCancellable(() => progress.step('release snapshot', () => host.releaseSnapshot(plan, name)));
+    }
+
+    const retention = await progress.step('retention', () => host.applyRetention(plan));
+    await progress.step('check repository', () => host.checkRepository(plan));
+
+    let checked: RestoreCheckResult | undefined;
+    if (verify) {
+      const snapshotId = stored.snapshotId;
+      checked = await progress.step('restore check', () =>
+        executeChild(restoreCheck, {
+          workflowId: `${workflowInfo().workflowId}-restore-check`,
+          args: [{ module: plan.module, snapshotId, manifestSha256: snapshot.manifest.sha256, stopLsn: snapshot.stopLsn }],
+          parentClosePolicy: ParentClosePolicy.TERMINATE,
+          typedSearchAttributes: operationAttributes(plan.module, 'restore-check', plan.host),
+        }),
+      );
+    } else {
+      progress.mark('restore check', 'done');
+    }
+
+    const seconds = (Date.now() - started) / 1000;
+    await progress.step('record', () =>
+      control.recordOutcome(plan, {
+        operation: 'backup',
+        ok: true,
+        seconds,
+        snapshotId: stored.snapshotId,
+        bytes: stored.bytes,
+        verified: checked?.passed ?? false,
+        workflowId: workflowInfo().workflowId,
+      }),
+    );
+    progress.finish('done');
+    log.info('backup done', { module: plan.module, snapshotId: stored.snapshotId, verified: checked?.passed });
+    return {
+      module: plan.module,
+      snapshotId: stored.snapshotId,
+      bytes: stored.bytes,
+      bytesAdded: stored.bytesAdded,
+      files: stored.files,
+      seconds,
+      frozenMilliseconds: snapshot.frozenMilliseconds,
+      forgotten: retention.forgotten.length,
+      restoreCheck: checked,
+    };
+  } catch (error) {
+    await CancellationScope.nonCancellable(() =>
+      control.recordOutcome(plan, {
+        operation: 'backup',
+        ok: false,
+        seconds: (Date.now() - started) / 1000,
+        workflowId: workflowInfo().workflowId,
+      }),
+    );
+    progress.finish('failed');
+    throw error;
+  }
+}
