@@ -12,6 +12,7 @@ const barWidth = 24;
 
 interface Heartbeat {
   phase?: string;
+  /** 0 to 100. */
   percent?: number;
 }
 
@@ -27,10 +28,10 @@ async function currentHeartbeat(handle: WorkflowHandle): Promise<Heartbeat | und
 function render(progress: Progress, heartbeat: Heartbeat | undefined): string {
   const done = progress.steps.filter((step) => step.status === 'done').length;
   const total = progress.steps.length;
-  const fraction = Math.min(1, (done + (heartbeat?.percent ?? 0)) / total);
+  const fraction = Math.min(1, (done + (heartbeat?.percent ?? 0) / 100) / total);
   const filled = Math.round(fraction * barWidth);
   const bar = `${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}`;
-  const detail = heartbeat?.phase ? ` (${heartbeat.phase}${heartbeat.percent !== undefined ? ` ${Math.round(heartbeat.percent * 100)}%` : ''})` : '';
+  const detail = heartbeat?.phase ? ` (${heartbeat.phase}${heartbeat.percent !== undefined ? ` ${Math.round(heartbeat.percent)}%` : ''})` : '';
   return `${progress.operation} ${progress.module} [${bar}] ${done}/${total} ${progress.phase}${detail}`;
 }
 

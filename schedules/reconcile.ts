@@ -9,6 +9,7 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 
+import { moduleNames } from '../lib/names.js';
 import { controlTaskQueue } from '../lib/task-queues.js';
 import type { Logger } from '../lib/logger.js';
 import { operationAttributes } from '../lib/search-attributes.js';
@@ -79,10 +80,21 @@ export async function reconcileSchedules(client: Client, spec: PlatformSpec, log
   }
 
   const wanted = new Set(desired.map((schedule) => schedule.scheduleId));
+  // Listing is eventually consistent, so the names dbplane would have used are looked up too.
+  const candidates = new Set(
+    moduleNames.flatMap((module) => ['backup', 'restore-check'].map((operation) => `${schedulePrefix}${operation}-${module}`)),
+  );
   for await (const summary of client.schedule.list()) {
-    if (!summary.scheduleId.startsWith(schedulePrefix) || wanted.has(summary.scheduleId)) continue;
-    await client.schedule.getHandle(summary.scheduleId).delete();
-    report.removed.push(summary.scheduleId);
+    if (summary.scheduleId.startsWith(schedulePrefix)) candidates.add(summary.scheduleId);
+  }
+  for (const scheduleId of candidates) {
+    if (wanted.has(scheduleId)) continue;
+    try {
+      await client.schedule.getHandle(scheduleId).delete();
+      report.removed.push(scheduleId);
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError)) throw error;
+    }
   }
 
   logger.info('schedules reconciled', { ...report });

@@ -4,6 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 
+import { ValidationError } from '../../lib/errors.js';
 import { connectToModule, quoteIdentifier, quoteLiteral } from '../../lib/postgres.js';
 import { readSecret, type SecretName } from '../../lib/secrets.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
@@ -62,6 +63,14 @@ export async function configureDatabase(plan: ModulePlan): Promise<DatabaseConfi
     for (const extension of plan.extensions) {
       const existing = await database.query('SELECT 1 FROM pg_extension WHERE extname = $1', [extension]);
       if (existing.rowCount) continue;
+      const available = await database.query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [extension]);
+      if (!available.rowCount) {
+        throw new ValidationError(
+          `modules.${plan.module}.extensions`,
+          'extensions installed on the server',
+          `${JSON.stringify(extension)}, which PostgreSQL ${plan.version} on ${plan.host} does not have`,
+        );
+      }
       await database.query(`CREATE EXTENSION ${quoteIdentifier(extension)}`);
       result.extensionsCreated.push(extension);
     }

@@ -109,7 +109,7 @@ export function planModule(spec: PlatformSpec, specDirectory: string, name: unkn
     address: host.address,
     image: module.image,
     rootfs: module.rootfs,
-    containerName: `dbplane-${moduleName}`,
+    containerName: `dbplane-${host.name}-${moduleName}`,
     port: module.port,
     database: module.database ?? moduleName,
     roles: {

@@ -1,0 +1,219 @@
+/**
+ * The platform end to end, against a real Temporal server, real workers, Podman, XFS, PostgreSQL
+ * and restic: provisioning, bad input, backups under load with restore checks, and faults.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { readCatalogEntry } from '../../lib/catalog.js';
+import { loadSpecFile } from '../../lib/spec/load.js';
+import { planModule, type ModulePlan } from '../../lib/spec/plan.js';
+import { secretNames, readSecret } from '../../lib/secrets.js';
+import { withModuleConnection } from '../../lib/postgres.js';
+import type { BackupModuleResult } from '../../workflows/backup-module.js';
+import type { ProvisionModuleResult } from '../../workflows/provision-module.js';
+import type { Progress } from '../../workflows/progress.js';
+import { committedTransactions, loadWorkload, startWriting } from '../../cli/workload.js';
+import { moduleRepository } from '../../activities/host/repository.js';
+import { listSnapshots } from '../../activities/host/restic.js';
+import { createLogger } from '../../lib/logger.js';
+import { testClient, testEnvironment } from '../support/client.js';
+import { saveHistory } from '../support/histories.js';
+import { mountsUnder } from '../support/cleanup.js';
+import { isAlive, startWorker, waitFor, workerPid } from '../support/processes.js';
+import { testSpec } from '../support/global-setup.js';
+
+const environment = testEnvironment();
+let client: Client;
+let plan: ModulePlan;
+
+function currentPlan(): ModulePlan {
+  const { spec, directory } = loadSpecFile(environment.specFile);
+  return planModule(spec, directory, 'usersdb');
+}
+
+async function run<T>(workflowType: string, input: unknown, workflowId: string): Promise<T> {
+  return await client.workflow.execute(workflowType, {
+    taskQueue: 'dbplane-control',
+    workflowId,
+    args: [input],
+  });
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<{ type?: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    let cause = (error as WorkflowFailedError).cause as (Error & { type?: string; cause?: unknown }) | undefined;
+    while (cause?.cause instanceof Error) cause = cause.cause as Error & { type?: string };
+    return { ...(cause?.type ? { type: cause.type } : {}), message: cause?.message ?? '' };
+  }
+  throw new Error('the workflow succeeded');
+}
+
+function isFrozen(mountPoint: string): boolean {
+  try {
+    execFileSync('timeout', ['5', 'touch', path.join(mountPoint, '.thaw-probe')]);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+beforeAll(async () => {
+  client = await testClient();
+  plan = currentPlan();
+});
+
+afterAll(async () => {
+  await client?.connection.close();
+});
+
+describe('provisionModule', () => {
+  it('provisions usersdb in a container on its own XFS volume, and a second run changes nothing', async () => {
+    const first = await run<ProvisionModuleResult>('provisionModule', { module: 'usersdb' }, 'it-provision-first');
+
+    expect(first.created).toEqual(expect.arrayContaining(['volume', 'data directory', 'container']));
+    expect(first.volumeMode).toBe('xfs');
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' ')[4] === plan.paths.mountPoint);
+    expect(mount).toMatch(/ xfs /);
+    expect(mount).toMatch(/noatime/);
+    const extensions = await withModuleConnection(plan, { database: plan.database, user: plan.roles.readWrite, secret: 'read-write' }, async (connection) =>
+      (await connection.query<{ extname: string }>('SELECT extname FROM pg_extension ORDER BY 1')).rows.map((row) => row.extname),
+    );
+    expect(extensions).toEqual(expect.arrayContaining(['pgcrypto', 'uuid-ossp']));
+    for (const name of secretNames) {
+      expect(statSync(path.join(plan.paths.secretsDirectory, `${name}.password`)).mode & 0o777).toBe(0o600);
+    }
+
+    const second = await run<ProvisionModuleResult>('provisionModule', { module: 'usersdb' }, 'it-provision-again');
+    expect(second.created).toEqual([]);
+    expect((await readCatalogEntry(plan.paths.catalogFile))?.state).toBe('running');
+    await saveHistory(client, 'it-provision-first', 'provisionModule', 'first-run');
+    await saveHistory(client, 'it-provision-again', 'provisionModule', 'second-run');
+  });
+
+  it('grants the read-only role reads and nothing else', async () => {
+    await withModuleConnection(plan, { database: plan.database, user: plan.roles.owner, secret: 'owner' }, (connection) =>
+      connection.query('CREATE TABLE IF NOT EXISTS profiles (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), data jsonb)'),
+    );
+    await withModuleConnection(plan, { database: plan.database, user: plan.roles.readWrite, secret: 'read-write' }, (connection) =>
+      connection.query(`INSERT INTO profiles (data) VALUES ('{"name": "ada"}')`),
+    );
+    const denied = await withModuleConnection(plan, { database: plan.database, user: plan.roles.readOnly, secret: 'read-only' }, async (connection) => {
+      expect((await connection.query('SELECT count(*) FROM profiles')).rows[0].count).not.toBe('0');
+      return await connection.query('DELETE FROM profiles').then(() => 'allowed', (error: Error) => error.message);
+    });
+    expect(denied).toMatch(/permission denied/);
+  });
+
+  it.each([
+    [{ module: '../etc' }, 'ValidationError', 'module: expected a lower-case name'],
+    [{ module: 'users;rm -rf /' }, 'ValidationError', 'module: expected a lower-case name'],
+    [{ module: 'billingdb' }, 'ValidationError', 'module: expected one of usersdb, agentsdb, modelsdb, vectorstore, queuedb, received "billingdb"'],
+    [{}, 'ValidationError', 'module: expected a lower-case name'],
+  ])('refuses %j with an error that names the field, and creates nothing', async (input, type, message) => {
+    const before = readdirSync(environment.dataRoot).sort();
+
+    const failure = await failureOf(run('provisionModule', input, `it-bad-input-${Math.random().toString(36).slice(2)}`));
+
+    expect(failure.type).toBe(type);
+    expect(failure.message).toContain(message);
+    expect(readdirSync(environment.dataRoot).sort()).toEqual(before);
+  });
+
+  it('undoes what a run made when a later step fails', async () => {
+    const original = readFileSync(environment.specFile, 'utf8');
+    const failingRoot = path.join(environment.root, 'data-failing');
+    const failingSpec = testSpec(failingRoot, 'failing', environment.hostTaskQueue, environment.modulePort + 1, ['uuid-ossp', 'no_such_extension']);
+    writeFileSync(environment.specFile, failingSpec);
+    try {
+      const failingPlan = currentPlan();
+
+      const failure = await failureOf(run('provisionModule', { module: 'usersdb' }, 'it-provision-undone'));
+
+      expect(failure.type).toBe('ValidationError');
+      expect(failure.message).toContain('modules.usersdb.extensions: expected extensions installed on the server');
+      expect(execFileSync('podman', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' })).not.toContain(failingPlan.containerName);
+      expect(mountsUnder(failingRoot)).toEqual([]);
+      expect(existsSync(failingPlan.paths.volumeImage)).toBe(false);
+      expect(existsSync(path.join(failingPlan.paths.secretsDirectory, 'superuser.password'))).toBe(false);
+      expect(await readCatalogEntry(failingPlan.paths.catalogFile)).toBeUndefined();
+    } finally {
+      writeFileSync(environment.specFile, original);
+    }
+  });
+});
+
+describe('backupModule', () => {
+  it('backs up while pgbench writes, and reports the backup good only after its restore check passed', async () => {
+    await loadWorkload(plan, 2);
+    const before = await committedTransactions(plan);
+    const writer = await startWriting(plan, 2);
+    let result: BackupModuleResult;
+    try {
+      result = await run<BackupModuleResult>('backupModule', { module: 'usersdb' }, 'it-backup-under-load');
+    } finally {
+      await writer.stop();
+    }
+
+    expect(await committedTransactions(plan)).toBeGreaterThan(before);
+    expect(result.restoreCheck?.passed).toBe(true);
+    expect(result.restoreCheck?.filesMatched).toBeGreaterThan(100);
+    expect(result.restoreCheck?.rows).toBeGreaterThanOrEqual(200_000);
+    expect(result.bytes).toBeGreaterThan(10_000_000);
+    const entry = await readCatalogEntry(plan.paths.catalogFile);
+    expect(entry?.lastVerifiedBackup?.snapshotId).toBe(result.snapshotId);
+    expect(entry?.lastRestoreCheck?.passed).toBe(true);
+    expect(isFrozen(plan.paths.mountPoint)).toBe(false);
+    expect(readdirSync(plan.paths.snapshotsDirectory)).toEqual([]);
+    expect(mountsUnder(plan.paths.snapshotsDirectory)).toEqual([]);
+
+    const history = JSON.stringify(await client.workflow.getHandle('it-backup-under-load').fetchHistory());
+    for (const name of secretNames) expect(history).not.toContain(await readSecret(plan.paths.secretsDirectory, name));
+    await saveHistory(client, 'it-backup-under-load', 'backupModule', 'under-load');
+    await saveHistory(client, 'it-backup-under-load-restore-check', 'restoreCheck', 'after-backup');
+  });
+
+  it('finishes after the host agent is killed in the middle of a backup, leaving no freeze and no lock', async () => {
+    const handle = await client.workflow.start('backupModule', {
+      taskQueue: 'dbplane-control',
+      workflowId: 'it-backup-killed-agent',
+      args: [{ module: 'usersdb' }],
+    });
+    await waitFor('the backup to reach restic', async () => {
+      const progress = await handle.query<Progress>('progress').catch(() => undefined);
+      return progress?.phase === 'store';
+    });
+    const agent = workerPid(environment, 'host-agent');
+    process.kill(agent, 'SIGKILL');
+    await waitFor('the host agent to die', () => !isAlive(agent));
+
+    expect(isFrozen(plan.paths.mountPoint)).toBe(false);
+    startWorker(environment, 'host-agent');
+    const result = (await handle.result()) as BackupModuleResult;
+
+    expect(result.restoreCheck?.passed).toBe(true);
+    expect(readdirSync(path.join(plan.paths.repository, 'locks'))).toEqual([]);
+    expect(isFrozen(plan.paths.mountPoint)).toBe(false);
+    await saveHistory(client, 'it-backup-killed-agent', 'backupModule', 'host-agent-killed');
+  });
+
+  it('forgets the snapshots that the spec keeps no longer', async () => {
+    const result = await run<BackupModuleResult>('backupModule', { module: 'usersdb', verify: false }, 'it-backup-retention');
+
+    // The test spec keeps the last two; everything taken today falls in the same day, week and month.
+    expect(result.forgotten).toBe(1);
+    expect(result.restoreCheck).toBeUndefined();
+    const repository = moduleRepository(plan, createLogger('test'));
+    expect((await listSnapshots(repository, { tags: ['module=usersdb'] })).length).toBe(2);
+    const entry = await readCatalogEntry(plan.paths.catalogFile);
+    expect(entry?.lastBackup?.snapshotId).toBe(result.snapshotId);
+    expect(entry?.lastVerifiedBackup?.snapshotId).not.toBe(result.snapshotId);
+  });
+});
