@@ -25,7 +25,7 @@ async function passwordFile(plan: ModulePlan): Promise<string> {
 }
 
 function connectionArguments(plan: ModulePlan, user: string): string[] {
-  return ['--host', plan.address, '--port', String(plan.port), '--username', user, '--no-password'];
+  return ['--host', plan.address, '--port', String(plan.port), '--username', user];
 }
 
 /** Loads pgbench's tables unless they already hold the requested scale; returns the row count. */

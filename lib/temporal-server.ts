@@ -25,6 +25,7 @@ const defaultGrpcPort = 7233;
 const defaultUiPort = 8233;
 const portsToTry = 100;
 const probeTimeoutMilliseconds = 3_000;
+const reachableTimeoutMilliseconds = 5_000;
 const pollMilliseconds = 250;
 const stopGraceMilliseconds = 10_000;
 const logTailCharacters = 4_000;
@@ -76,7 +77,7 @@ export async function ensureTemporalServer(options: TemporalServerOptions): Prom
   const logger = options.logger.child({ namespace });
 
   if (options.address) {
-    await checkReachable(options.address, namespace, 'TEMPORAL_ADDRESS');
+    await checkReachable(options.address, namespace, logger);
     logger.info('using the Temporal server from TEMPORAL_ADDRESS', { address: options.address });
     return { address: options.address, started: false, stop: async () => {} };
   }
@@ -143,21 +144,46 @@ async function tryConnect(address: string, timeoutMilliseconds: number): Promise
   }
 }
 
-async function checkReachable(address: string, namespace: string, source: string): Promise<void> {
-  const connection = await tryConnect(address, probeTimeoutMilliseconds * 3);
+async function checkReachable(address: string, namespace: string, logger: Logger): Promise<void> {
+  const connection = await tryConnect(address, reachableTimeoutMilliseconds);
   if (!connection) {
     throw new ValidationError(
-      source,
-      `the address of a Temporal server that answers within ${(probeTimeoutMilliseconds * 3) / 1000} s`,
+      'TEMPORAL_ADDRESS',
+      `the address of a Temporal server that answers within ${reachableTimeoutMilliseconds / 1000} s`,
       JSON.stringify(address),
     );
   }
 
   try {
     await describeNamespace(connection, namespace);
+    await warnAboutMissingSearchAttributes(connection, namespace, logger);
   } finally {
     await connection.close();
   }
+}
+
+/** A server we did not start is not ours to change; say what is missing and how to add it. */
+async function warnAboutMissingSearchAttributes(connection: Connection, namespace: string, logger: Logger) {
+  let existing: Record<string, unknown>;
+  try {
+    const listed = await connection.withDeadline(Date.now() + probeTimeoutMilliseconds, () =>
+      connection.operatorService.listSearchAttributes({ namespace }),
+    );
+    existing = listed.customAttributes ?? {};
+  } catch (error) {
+    logger.debug('could not list search attributes', { error });
+    return;
+  }
+
+  const missing = dbplaneSearchAttributeNames.filter((name) => existing[name] === undefined);
+  if (missing.length === 0) return;
+
+  logger.warn('the Temporal namespace lacks dbplane search attributes; workflows that set them will fail', {
+    missing,
+    fix:
+      'run deploy/temporal/setup-namespace.sh, or for each name: temporal operator search-attribute ' +
+      `create --namespace ${namespace} --name <name> --type Keyword`,
+  });
 }
 
 async function describeNamespace(connection: Connection, namespace: string): Promise<void> {

@@ -62,6 +62,8 @@ export function postgresContainerSpec(plan: ModulePlan, options: PostgresContain
     ],
     healthCommand: [postgresBinary(plan, 'pg_isready'), '-h', options.address, '-p', String(options.port), '-q'],
     healthIntervalSeconds: 10,
+    // SIGINT is PostgreSQL's fast shutdown; the default SIGTERM waits for every client to leave.
+    stopSignal: 'SIGINT',
     restartPolicy: options.restartPolicy,
     labels: options.labels,
   };

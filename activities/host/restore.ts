@@ -12,11 +12,12 @@ import { connectToModule } from '../../lib/postgres.js';
 import { freeLoopbackPort } from '../../lib/ports.js';
 import { runCommand } from '../../lib/process.js';
 import { readSecret } from '../../lib/secrets.js';
+import type { Logger } from '../../lib/logger.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
 import { toolPath } from '../../lib/tools.js';
 import { activityLogger } from '../logging.js';
-import { ensureContainerRunning, removeContainer, waitUntilHealthy } from './container-driver.js';
-import { compareWithManifest, manifestFileName } from './manifest.js';
+import { ContainerExitedError, ensureContainerRunning, removeContainer, waitUntilHealthy } from './container-driver.js';
+import { compareWithManifest, manifestFileName, type ManifestComparison } from './manifest.js';
 import { postgresContainerSpec } from './postgres-container.js';
 import { moduleRepository, moduleTags } from './repository.js';
 import { listSnapshots, restore } from './restic.js';
@@ -117,11 +118,18 @@ export async function verifyRestore(
   let replayedLsn = '';
   try {
     await ensureContainerRunning(spec, log);
-    await waitUntilHealthy(name, {
-      timeoutMilliseconds: 300_000,
-      signal: context.cancellationSignal,
-      onAttempt: (attempt: number) => context.heartbeat({ phase: 'recovering', attempt }),
-    });
+    try {
+      await waitUntilHealthy(name, {
+        timeoutMilliseconds: 300_000,
+        signal: context.cancellationSignal,
+        onAttempt: (attempt: number) => context.heartbeat({ phase: 'recovering', attempt }),
+      });
+    } catch (error) {
+      // A server that refuses the restored data is the finding of this check, not a fault to retry.
+      if (!(error instanceof ContainerExitedError)) throw error;
+      problems.push(`PostgreSQL did not start on the restored data: ${error.message.split('\n').slice(-6).join(' | ')}`);
+      return verificationResult(comparison, problems, { tables, rows, replayedLsn }, started, log);
+    }
 
     const server = await connectToModule(plan, { port, host: '127.0.0.1' });
     let databases: string[];
@@ -157,7 +165,7 @@ export async function verifyRestore(
       context.heartbeat({ phase: 'tables read', database, tables });
     }
 
-    const passwordFile = path.join(restored.directory, '..', 'pgpass');
+    const passwordFile = path.join(restoreFolder(plan, restored.restoreId), 'pgpass');
     await writeFile(passwordFile, `127.0.0.1:${port}:*:postgres:${await readSecret(plan.paths.secretsDirectory, 'superuser')}\n`, { mode: 0o600 });
     await chmod(passwordFile, 0o600);
     try {
@@ -175,13 +183,21 @@ export async function verifyRestore(
     await removeContainer(name).catch((error: Error) => log.warn('could not remove restore container', { error }));
   }
 
+  return verificationResult(comparison, problems, { tables, rows, replayedLsn }, started, log);
+}
+
+function verificationResult(
+  comparison: ManifestComparison,
+  problems: string[],
+  server: { tables: number; rows: number; replayedLsn: string },
+  started: number,
+  log: Logger,
+): RestoreVerification {
   const result: RestoreVerification = {
     passed: problems.length === 0,
     filesMatched: comparison.matched,
     problems,
-    tables,
-    rows,
-    replayedLsn,
+    ...server,
     manifestSha256: comparison.manifestSha256,
     seconds: (Date.now() - started) / 1000,
   };

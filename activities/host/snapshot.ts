@@ -2,7 +2,7 @@
  * An application-consistent snapshot of a PostgreSQL module: backup start, a frozen copy of the
  * volume, thaw, backup stop, then the backup label and the WAL that makes the copy consistent.
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { Context } from '@temporalio/activity';
@@ -14,6 +14,7 @@ import type { ModulePlan } from '../../lib/spec/plan.js';
 import { activityLogger } from '../logging.js';
 import { freezeFilesystem } from './freeze.js';
 import { writeManifest, type ManifestSummary } from './manifest.js';
+import { postgresUser } from './postgres-container.js';
 import { copyImageFile, isMountPoint, mountImageReadWrite, unmountPath } from './volume-driver.js';
 
 const maximumFrozenMilliseconds = 60_000;
@@ -113,8 +114,14 @@ export async function takeSnapshot(plan: ModulePlan, snapshotId: string): Promis
 
   const firstWal = /START WAL LOCATION: .* \(file ([0-9A-F]{24})\)/.exec(stop.labelfile)?.[1];
   if (!firstWal) throw new Error('the backup label names no start WAL file');
-  await writeFile(path.join(dataDirectory, 'backup_label'), stop.labelfile);
-  if (stop.spcmapfile) await writeFile(path.join(dataDirectory, 'tablespace_map'), stop.spcmapfile);
+  const owner = postgresUser(plan);
+  const labels: [string, string][] = [['backup_label', stop.labelfile]];
+  if (stop.spcmapfile) labels.push(['tablespace_map', stop.spcmapfile]);
+  for (const [name, content] of labels) {
+    const file = path.join(dataDirectory, name);
+    await writeFile(file, content, { mode: 0o600 });
+    await chown(file, owner.uid, owner.gid);
+  }
   await rm(path.join(dataDirectory, 'postmaster.pid'), { force: true });
   await rm(path.join(dataDirectory, 'postmaster.opts'), { force: true });
   const walFiles = await copyWal(path.join(plan.paths.dataDirectory, 'pg_wal'), path.join(dataDirectory, 'pg_wal'), firstWal, stop.walfile);
