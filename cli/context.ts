@@ -41,7 +41,9 @@ export function loadContext(options: GlobalOptions): CommandContext {
 }
 
 /** Finds (or starts) the Temporal server and connects a client to it. */
-export async function connectClient(context: CommandContext): Promise<{ client: Client; server: TemporalServer }> {
+export async function connectClient(
+  context: CommandContext,
+): Promise<{ client: Client; server: TemporalServer }> {
   const server = await ensureTemporalServer({
     dataRoot: context.dataRoot,
     address: process.env.TEMPORAL_ADDRESS,

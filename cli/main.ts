@@ -15,14 +15,17 @@ function integer(field: string) {
   return (value: string) => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < 1) {
-      throw new InvalidArgumentError(`${field}: expected a positive integer, received ${JSON.stringify(value)}`);
+      throw new InvalidArgumentError(
+        `${field}: expected a positive integer, received ${JSON.stringify(value)}`,
+      );
     }
     return parsed;
   };
 }
 
 function exitCodeFor(error: unknown): number {
-  if (error instanceof ValidationError || error instanceof SpecError || error instanceof NotSupportedError) return exitCodes.badInput;
+  if (error instanceof ValidationError || error instanceof SpecError || error instanceof NotSupportedError)
+    return exitCodes.badInput;
   if (error instanceof WorkflowFailedError) return exitCodes.operationFailed;
   const message = error instanceof Error ? error.message : '';
   if (/ECONNREFUSED|UNAVAILABLE|did not answer|not reachable/i.test(message)) return exitCodes.unavailable;
@@ -46,7 +49,10 @@ function print(context: CommandContext | undefined, value: unknown, text: () => 
   process.stdout.write(context?.json ? `${JSON.stringify(value)}\n` : `${text()}\n`);
 }
 
-async function withClient<T>(options: GlobalOptions, run: (context: CommandContext, client: import('@temporalio/client').Client) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  options: GlobalOptions,
+  run: (context: CommandContext, client: import('@temporalio/client').Client) => Promise<T>,
+): Promise<T> {
   const context = loadContext(options);
   const { client } = await connectClient(context);
   try {
@@ -66,7 +72,12 @@ program
   .command('up')
   .description('start Temporal and the workers, provision the modules, back up under load, verify, report')
   .option('--once', 'exit when done instead of running until Ctrl-C')
-  .option('--scale <n>', 'pgbench scale of the usersdb workload', integer('--scale'), Number(process.env.DBPLANE_WORKLOAD_SCALE ?? 20))
+  .option(
+    '--scale <n>',
+    'pgbench scale of the usersdb workload',
+    integer('--scale'),
+    Number(process.env.DBPLANE_WORKLOAD_SCALE ?? 20),
+  )
   .action(async (options: { once?: boolean; scale: number }) => {
     const globals = program.opts<GlobalOptions>();
     const context = loadContext(globals);
@@ -74,7 +85,11 @@ program
     try {
       report = await up(context, { once: options.once ?? false, scale: options.scale });
     } catch (error) {
-      report = (error as { report?: UpReport }).report ?? { ok: false, modules: {}, error: describeFailure(error) };
+      report = (error as { report?: UpReport }).report ?? {
+        ok: false,
+        modules: {},
+        error: describeFailure(error),
+      };
       report.error = describeFailure(error);
       process.stdout.write(`${JSON.stringify(report)}\n`);
       process.exitCode = exitCodeFor(error);
@@ -89,7 +104,12 @@ program
   .description('create or repair a module: volume, secrets, container, database')
   .action(async (module: string) => {
     const outcome = await withClient(program.opts(), (context, client) => provision(context, client, module));
-    print(loadContext(program.opts()), outcome, () => `provisioned ${outcome.result.module} on port ${outcome.result.port} (${outcome.result.created.join(', ') || 'nothing new'})`);
+    print(
+      loadContext(program.opts()),
+      outcome,
+      () =>
+        `provisioned ${outcome.result.module} on port ${outcome.result.port} (${outcome.result.created.join(', ') || 'nothing new'})`,
+    );
   });
 
 program
@@ -97,10 +117,16 @@ program
   .description('take a consistent backup of a module and prove it with a restore check')
   .option('--no-verify', 'skip the restore check (the backup is then not reported as verified)')
   .action(async (module: string, options: { verify: boolean }) => {
-    const outcome = await withClient(program.opts(), (context, client) => backup(context, client, module, options.verify));
+    const outcome = await withClient(program.opts(), (context, client) =>
+      backup(context, client, module, options.verify),
+    );
     const result = outcome.result;
-    print(loadContext(program.opts()), outcome, () =>
-      `backup ${result.snapshotId} of ${result.module}: ${result.bytes} bytes in ${result.seconds.toFixed(1)} s, restore check ${result.restoreCheck ? (result.restoreCheck.passed ? 'passed' : 'FAILED') : 'skipped'}`);
+    print(
+      loadContext(program.opts()),
+      outcome,
+      () =>
+        `backup ${result.snapshotId} of ${result.module}: ${result.bytes} bytes in ${result.seconds.toFixed(1)} s, restore check ${result.restoreCheck ? (result.restoreCheck.passed ? 'passed' : 'FAILED') : 'skipped'}`,
+    );
   });
 
 program
@@ -108,10 +134,16 @@ program
   .description('restore a backup into scratch space and verify it')
   .option('--snapshot <id>', 'the restic snapshot to check (default: the newest)')
   .action(async (module: string, options: { snapshot?: string }) => {
-    const outcome = await withClient(program.opts(), (context, client) => restoreCheck(context, client, module, options.snapshot));
+    const outcome = await withClient(program.opts(), (context, client) =>
+      restoreCheck(context, client, module, options.snapshot),
+    );
     const result = outcome.result;
-    print(loadContext(program.opts()), outcome, () =>
-      `restore check of ${result.snapshotId}: ${result.passed ? 'passed' : 'FAILED'} (${result.filesMatched} files, ${result.tables} tables, ${result.rows} rows, restore ${result.restoreSeconds.toFixed(1)} s)`);
+    print(
+      loadContext(program.opts()),
+      outcome,
+      () =>
+        `restore check of ${result.snapshotId}: ${result.passed ? 'passed' : 'FAILED'} (${result.filesMatched} files, ${result.tables} tables, ${result.rows} rows, restore ${result.restoreSeconds.toFixed(1)} s)`,
+    );
   });
 
 program
@@ -125,7 +157,8 @@ program
 program.parseAsync(process.argv).catch((error: unknown) => {
   const code = exitCodeFor(error);
   const message = describeFailure(error);
-  if (program.opts<GlobalOptions>().json) process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
+  if (program.opts<GlobalOptions>().json)
+    process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
   process.stderr.write(`dbplane: ${message}\n`);
   process.exit(code);
 });

@@ -18,7 +18,10 @@ const operationOf: Record<WorkflowType, string> = {
 };
 
 function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Starts the workflow for one module and waits for its result, showing progress unless --json. */
@@ -32,7 +35,9 @@ export async function runOperation<T>(
   const host = context.spec.modules[input.module as keyof typeof context.spec.modules]?.host;
   // Provisioning the same module twice at once would race; a second caller joins the first run.
   const workflowId =
-    workflowType === 'provisionModule' ? `provision-${input.module}` : `${operation}-${input.module}-${timestamp()}`;
+    workflowType === 'provisionModule'
+      ? `provision-${input.module}`
+      : `${operation}-${input.module}-${timestamp()}`;
   const handle = await client.workflow.start(workflowType, {
     taskQueue: controlTaskQueue,
     workflowId,

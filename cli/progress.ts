@@ -31,7 +31,9 @@ function render(progress: Progress, heartbeat: Heartbeat | undefined): string {
   const fraction = Math.min(1, (done + (heartbeat?.percent ?? 0) / 100) / total);
   const filled = Math.round(fraction * barWidth);
   const bar = `${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}`;
-  const detail = heartbeat?.phase ? ` (${heartbeat.phase}${heartbeat.percent !== undefined ? ` ${Math.round(heartbeat.percent)}%` : ''})` : '';
+  const detail = heartbeat?.phase
+    ? ` (${heartbeat.phase}${heartbeat.percent !== undefined ? ` ${Math.round(heartbeat.percent)}%` : ''})`
+    : '';
   return `${progress.operation} ${progress.module} [${bar}] ${done}/${total} ${progress.phase}${detail}`;
 }
 

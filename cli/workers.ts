@@ -14,7 +14,13 @@ export interface WorkerProcesses {
   stop(): Promise<void>;
 }
 
-function startWorker(name: string, script: string, logDirectory: string, environment: NodeJS.ProcessEnv, logger: Logger): ChildProcess {
+function startWorker(
+  name: string,
+  script: string,
+  logDirectory: string,
+  environment: NodeJS.ProcessEnv,
+  logger: Logger,
+): ChildProcess {
   const logFile = path.join(logDirectory, `${name}.log`);
   const output = openSync(logFile, 'a');
   const child = spawn(process.execPath, [path.join(projectRoot, 'dist', 'workers', script)], {
@@ -22,7 +28,8 @@ function startWorker(name: string, script: string, logDirectory: string, environ
     stdio: ['ignore', output, output],
   });
   child.on('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM') logger.warn('worker exited', { worker: name, code, signal, logFile });
+    if (code !== 0 && signal !== 'SIGTERM')
+      logger.warn('worker exited', { worker: name, code, signal, logFile });
   });
   logger.info('worker started', { worker: name, pid: child.pid, logFile });
   return child;

@@ -29,11 +29,16 @@ function connectionArguments(plan: ModulePlan, user: string): string[] {
 }
 
 /** Loads pgbench's tables unless they already hold the requested scale; returns the row count. */
-export async function loadWorkload(plan: ModulePlan, scale: number): Promise<{ loaded: boolean; accounts: number }> {
+export async function loadWorkload(
+  plan: ModulePlan,
+  scale: number,
+): Promise<{ loaded: boolean; accounts: number }> {
   const accounts = await withModuleConnection(plan, { database: plan.database }, async (client) => {
     const exists = await client.query("SELECT to_regclass('public.pgbench_accounts') IS NOT NULL AS present");
     if (!exists.rows[0]?.present) return 0;
-    const count = await client.query<{ count: string }>('SELECT count(*)::text AS count FROM pgbench_accounts');
+    const count = await client.query<{ count: string }>(
+      'SELECT count(*)::text AS count FROM pgbench_accounts',
+    );
     return Number(count.rows[0]?.count ?? 0);
   });
   if (accounts >= scale * 100_000) return { loaded: false, accounts };
@@ -41,7 +46,14 @@ export async function loadWorkload(plan: ModulePlan, scale: number): Promise<{ l
   const pgpass = await passwordFile(plan);
   await runCommand(
     toolPath('pgbench'),
-    ['--initialize', '--scale', String(scale), '--quiet', ...connectionArguments(plan, plan.roles.owner), plan.database],
+    [
+      '--initialize',
+      '--scale',
+      String(scale),
+      '--quiet',
+      ...connectionArguments(plan, plan.roles.owner),
+      plan.database,
+    ],
     { env: { PGPASSFILE: pgpass } },
   );
   return { loaded: true, accounts: scale * 100_000 };
@@ -50,7 +62,9 @@ export async function loadWorkload(plan: ModulePlan, scale: number): Promise<{ l
 /** Rows in pgbench's history table: one a committed transaction. */
 export async function committedTransactions(plan: ModulePlan): Promise<number> {
   return await withModuleConnection(plan, { database: plan.database }, async (client) => {
-    const count = await client.query<{ count: string }>('SELECT count(*)::text AS count FROM pgbench_history');
+    const count = await client.query<{ count: string }>(
+      'SELECT count(*)::text AS count FROM pgbench_history',
+    );
     return Number(count.rows[0]?.count ?? 0);
   });
 }
@@ -65,7 +79,17 @@ export async function startWriting(plan: ModulePlan, clients = 4): Promise<Runni
   const pgpass = await passwordFile(plan);
   const child: ResultPromise = execa(
     toolPath('pgbench'),
-    ['--no-vacuum', '--client', String(clients), '--jobs', '2', '--time', '3600', ...connectionArguments(plan, plan.roles.readWrite), plan.database],
+    [
+      '--no-vacuum',
+      '--client',
+      String(clients),
+      '--jobs',
+      '2',
+      '--time',
+      '3600',
+      ...connectionArguments(plan, plan.roles.readWrite),
+      plan.database,
+    ],
     { env: { PGPASSFILE: pgpass }, reject: false, stdin: 'ignore' },
   );
   return {

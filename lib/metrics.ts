@@ -54,7 +54,8 @@ export function registerCatalogMetrics(catalogDirectories: () => string[]): void
     async collect() {
       this.reset();
       for (const entry of await readEntries(catalogDirectories())) {
-        if (entry.lastVerifiedBackup) this.set({ module: entry.module }, Date.parse(entry.lastVerifiedBackup.at) / 1000);
+        if (entry.lastVerifiedBackup)
+          this.set({ module: entry.module }, Date.parse(entry.lastVerifiedBackup.at) / 1000);
       }
     },
   });

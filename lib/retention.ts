@@ -1,7 +1,9 @@
 /**
  * Grandfather-father-son retention: which backups to keep and which to forget. Pure, so the
- * decision can be tested and shown before anything is deleted.
+ * decision can be tested and shown before anything is deleted. Days, weeks and months are
+ * counted in UTC.
  */
+import { ValidationError } from './errors.js';
 import type { RetentionPolicy } from './spec/schema.js';
 
 export interface SnapshotRef {
@@ -37,6 +39,15 @@ export function decideRetention(
   snapshots: readonly SnapshotRef[],
   policy: RetentionPolicy,
 ): RetentionDecision {
+  for (const [index, snapshot] of snapshots.entries()) {
+    if (Number.isNaN(Date.parse(snapshot.time))) {
+      throw new ValidationError(
+        `snapshots[${index}].time`,
+        'an ISO 8601 time',
+        JSON.stringify(snapshot.time),
+      );
+    }
+  }
   const newestFirst = [...snapshots].sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
   const reasons = new Map<string, string[]>();
   const addReason = (id: string, reason: string) => reasons.set(id, [...(reasons.get(id) ?? []), reason]);

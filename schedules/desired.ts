@@ -44,7 +44,10 @@ export function desiredSchedules(spec: PlatformSpec): DesiredSchedule[] {
         timezone: module.backup.timezone,
         catchupWindow: module.backup.catchupWindow,
       };
-      schedules.push({ ...base, fingerprint: createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 16) });
+      schedules.push({
+        ...base,
+        fingerprint: createHash('sha256').update(JSON.stringify(base)).digest('hex').slice(0, 16),
+      });
     }
   }
   return schedules;

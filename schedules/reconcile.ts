@@ -41,12 +41,20 @@ function definition(schedule: DesiredSchedule) {
     spec: { cronExpressions: [schedule.cron], timezone: schedule.timezone },
     action: action(schedule),
     // A backup still running when the next is due is not doubled: the next one is skipped.
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: schedule.catchupWindow, pauseOnFailure: false },
+    policies: {
+      overlap: ScheduleOverlapPolicy.SKIP,
+      catchupWindow: schedule.catchupWindow,
+      pauseOnFailure: false,
+    },
   };
 }
 
 /** Reconciles the schedules of the spec; running it twice in a row changes nothing the second time. */
-export async function reconcileSchedules(client: Client, spec: PlatformSpec, logger: Logger): Promise<ReconcileReport> {
+export async function reconcileSchedules(
+  client: Client,
+  spec: PlatformSpec,
+  logger: Logger,
+): Promise<ReconcileReport> {
   const report: ReconcileReport = { created: [], updated: [], unchanged: [], removed: [] };
   const desired = desiredSchedules(spec);
 
@@ -67,7 +75,8 @@ export async function reconcileSchedules(client: Client, spec: PlatformSpec, log
       report.created.push(schedule.scheduleId);
       continue;
     }
-    const fingerprint = current.action.type === 'startWorkflow' ? current.action.memo?.dbplaneFingerprint : undefined;
+    const fingerprint =
+      current.action.type === 'startWorkflow' ? current.action.memo?.dbplaneFingerprint : undefined;
     if (fingerprint === schedule.fingerprint) {
       report.unchanged.push(schedule.scheduleId);
       continue;
@@ -82,7 +91,9 @@ export async function reconcileSchedules(client: Client, spec: PlatformSpec, log
   const wanted = new Set(desired.map((schedule) => schedule.scheduleId));
   // Listing is eventually consistent, so the names dbplane would have used are looked up too.
   const candidates = new Set(
-    moduleNames.flatMap((module) => ['backup', 'restore-check'].map((operation) => `${schedulePrefix}${operation}-${module}`)),
+    moduleNames.flatMap((module) =>
+      ['backup', 'restore-check'].map((operation) => `${schedulePrefix}${operation}-${module}`),
+    ),
   );
   for await (const summary of client.schedule.list()) {
     if (summary.scheduleId.startsWith(schedulePrefix)) candidates.add(summary.scheduleId);

@@ -1,6 +1,9 @@
 /**
  * The backup benchmark: our backup path against bare restic, on the same directory, with the same
- * repository settings, in the same run. Each round gives both sides a fresh repository, so that
+ * repository settings, in the same run. Ours is the path a scheduled backup takes: a Temporal workflow
+ * dispatches the host activity backupSnapshot, which runs the restic driver with JSON progress and
+ * heartbeats. The benchmark starts its own Temporal dev server and an in-process worker for this, under
+ * a temporary root it removes again. Each round gives both sides a fresh repository, so that
  * deduplication favours neither, and alternates which side goes first. It reports medians and never
  * judges them: the last stdout line is {"oursSeconds":..,"bareSeconds":..,"ratio":..}.
  *
@@ -13,49 +16,114 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+
+import { backupSnapshot } from '../activities/host/backup.js';
+import { moduleRepository, moduleTags } from '../activities/host/repository.js';
 import {
-  backup,
   buildGlobalArguments,
   detectRestic,
   ensureRepository,
   type ResticRepository,
 } from '../activities/host/restic.js';
 import { ValidationError } from '../lib/errors.js';
-import { createLogger } from '../lib/logger.js';
+import { createLogger, type Logger } from '../lib/logger.js';
 import { runCommand } from '../lib/process.js';
+import { ensureSecrets } from '../lib/secrets.js';
+import { validateSpec } from '../lib/spec/load.js';
+import { planModule, type ModulePlan } from '../lib/spec/plan.js';
+import { ensureTemporalServer } from '../lib/temporal-server.js';
+import { benchStoreSnapshot } from './bench-workflow.js';
 
 const mebibyte = 1024 * 1024;
 const pageBytes = 8192;
+const benchModule = 'usersdb';
 const benchHost = 'bench';
-const benchTags = ['module=bench', 'dbplane'];
+const workflowsPath = fileURLToPath(new URL('./bench-workflow.js', import.meta.url));
 
-/** One side of the comparison: backs up directory into a fresh, initialised repository. */
-type BackupStep = (repository: ResticRepository, directory: string) => Promise<void>;
+/** What one side did in a round, beyond the wall-clock time the benchmark takes itself. */
+interface StepReport {
+  /** restic's own duration, where the side learns it. */
+  resticSeconds?: number;
+}
 
-/** Our backup path. Replace this function to measure more of it, such as the whole backup workflow. */
-const backupOurs: BackupStep = async (repository, directory) => {
-  await backup(repository, { directory, tags: benchTags, host: benchHost, onProgress: () => undefined });
-};
+/** One side of the comparison: backs up directory into the plan's fresh, initialised repository. */
+type BackupStep = (plan: ModulePlan, directory: string, snapshotName: string) => Promise<StepReport>;
 
-/** What an operator would type: restic backup with the same repository flags, host and tags. */
-const backupBare: BackupStep = async (repository, directory) => {
-  const tool = await detectRestic(repository);
-  const tagArguments = benchTags.flatMap((tag) => ['--tag', tag]);
-  await runCommand(
-    tool.binary,
-    [
-      ...buildGlobalArguments(repository, tool.capabilities),
-      'backup',
-      '--host',
-      benchHost,
-      ...tagArguments,
-      directory,
-    ],
-    { signal: repository.signal },
-  );
-};
+/** The tags the driver gives a snapshot of a module. */
+function snapshotTags(plan: ModulePlan, snapshotName: string): string[] {
+  return [...moduleTags(plan), `snapshot=${snapshotName}`];
+}
+
+/** Settles as the promise does, or rejects with the signal's reason once the signal aborts. */
+async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Our backup path: a workflow on the bench task queue whose one activity, backupSnapshot, runs on
+ * the in-process worker. Timed from the workflow's start to its result.
+ */
+function oursThroughTemporal(client: Client, signal: AbortSignal): BackupStep {
+  return async (plan, directory, snapshotName) => {
+    const handle = await client.workflow.start(benchStoreSnapshot, {
+      taskQueue: plan.taskQueue,
+      workflowId: `bench-backup-${snapshotName}-${randomBytes(4).toString('hex')}`,
+      args: [plan, directory, snapshotName],
+    });
+    const result = handle.result();
+    try {
+      const stored = await unlessAborted(result, signal);
+      return { resticSeconds: stored.seconds };
+    } catch (error) {
+      result.catch(() => undefined);
+      // Shutting the worker down cancels the activity, which kills restic; this ends the workflow too.
+      if (signal.aborted) await handle.terminate('benchmark interrupted').catch(() => undefined);
+      throw error;
+    }
+  };
+}
+
+/**
+ * What an operator would type: restic backup with the same repository flags, host and tags, run
+ * like the driver runs it (from the directory's parent, given the directory's name), so that both
+ * sides store the same tree.
+ */
+function bareRestic(logger: Logger, signal: AbortSignal): BackupStep {
+  return async (plan, directory, snapshotName) => {
+    const repository = moduleRepository(plan, logger);
+    const tool = await detectRestic(repository);
+    const tagArguments = snapshotTags(plan, snapshotName).flatMap((tag) => ['--tag', tag]);
+    await runCommand(
+      tool.binary,
+      [
+        ...buildGlobalArguments(repository, tool.capabilities),
+        'backup',
+        '--host',
+        plan.host,
+        ...tagArguments,
+        '--',
+        path.basename(directory),
+      ],
+      { cwd: path.dirname(directory), signal },
+    );
+    return {};
+  };
+}
 
 interface Options {
   directory: string | undefined;
@@ -85,6 +153,42 @@ function readOptions(argv: string[]): Options {
     );
   }
   return { directory: values.directory ? path.resolve(values.directory) : undefined, rounds, sizeMebibytes };
+}
+
+/**
+ * The plan of a one-module spec whose data root is root and whose host serves taskQueue: the plan
+ * backupModule would hand backupSnapshot, with its repository and secrets under root.
+ */
+function benchPlan(root: string, taskQueue: string): ModulePlan {
+  const spec = validateSpec(
+    {
+      apiVersion: 'dbplane/v1',
+      dataRoot: root,
+      hosts: [{ name: benchHost, taskQueue }],
+      modules: {
+        [benchModule]: {
+          engine: 'postgresql',
+          version: '15',
+          host: benchHost,
+          image: 'docker.io/library/postgres:15',
+          port: 55432,
+          volumes: { data: { size: '1GiB' } },
+          backup: {},
+        },
+      },
+    },
+    'the benchmark spec',
+  );
+  return planModule(spec, root, benchModule);
+}
+
+/** The plan with its own repository, so that a round starts from an empty one. */
+function withRepository(plan: ModulePlan, repository: string): ModulePlan {
+  return {
+    ...plan,
+    backup: plan.backup ? { ...plan.backup, repository } : undefined,
+    paths: { ...plan.paths, repository },
+  };
 }
 
 /** A page of table rows: compresses well, yet differs from every other page. */
@@ -171,30 +275,141 @@ function median(values: readonly number[]): number {
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-async function timeStep(step: BackupStep, repository: ResticRepository, directory: string): Promise<number> {
-  const started = performance.now();
-  await step(repository, directory);
-  return (performance.now() - started) / 1000;
+/** Sends the SDK's own log lines, warnings and worse, through our logger; leaves signals to us. */
+function installQuietRuntime(logger: Logger): void {
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      const fields = { ...(entry.meta ?? {}) };
+      if (entry.level === 'ERROR') logger.error(entry.message, fields);
+      else logger.warn(entry.message, fields);
+    }),
+    shutdownSignals: [],
+  });
+}
+
+type Side = 'ours' | 'bare';
+
+interface RoundsInput extends BenchInput {
+  sides: Record<Side, BackupStep>;
+}
+
+/** Runs the rounds and returns each side's wall-clock seconds, round by round. */
+async function runRounds(input: RoundsInput): Promise<Record<Side, number[]>> {
+  const timings: Record<Side, number[]> = { ours: [], bare: [] };
+  for (let round = 1; round <= input.rounds; round++) {
+    const order: Side[] = round % 2 === 1 ? ['ours', 'bare'] : ['bare', 'ours'];
+    const line: string[] = [];
+    for (const side of order) {
+      input.signal.throwIfAborted();
+      const plan = withRepository(input.plan, path.join(input.root, 'repositories', `${side}-${round}`));
+      const repository: ResticRepository = { ...moduleRepository(plan, input.logger), signal: input.signal };
+      await ensureRepository(repository);
+
+      const started = performance.now();
+      const report = await input.sides[side](plan, input.directory, `round-${round}`);
+      const seconds = (performance.now() - started) / 1000;
+      timings[side].push(seconds);
+      const inside =
+        report.resticSeconds === undefined ? '' : ` (restic ${report.resticSeconds.toFixed(2)} s)`;
+      line.push(`${side} ${seconds.toFixed(2)} s${inside}`);
+
+      await rm(repository.repository, { recursive: true, force: true });
+      await rm(repository.cacheDirectory, { recursive: true, force: true });
+    }
+    console.log(`round ${round}: ${line.join(', ')}`);
+  }
+  return timings;
+}
+
+/** Turns the first SIGINT or SIGTERM into an abort; returns a function that stops listening. */
+function abortOnSignals(controller: AbortController, logger: Logger): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      logger.warn('still cleaning up: stopping restic, the worker and the Temporal dev server', { signal });
+      return;
+    }
+    process.exitCode = 130;
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+interface BenchInput {
+  root: string;
+  plan: ModulePlan;
+  directory: string;
+  rounds: number;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/**
+ * Starts a Temporal dev server under the root and a worker for the plan's task queue, runs the
+ * rounds while the worker runs, and stops both again, whether the rounds succeed or not.
+ */
+async function runWithTemporal(input: BenchInput): Promise<Record<Side, number[]>> {
+  const { root, plan, logger, signal } = input;
+  installQuietRuntime(logger);
+  const server = await ensureTemporalServer({ dataRoot: root, logger });
+  try {
+    signal.throwIfAborted();
+    const workerConnection = await NativeConnection.connect({ address: server.address });
+    try {
+      const clientConnection = await Connection.connect({ address: server.address });
+      try {
+        const worker = await Worker.create({
+          connection: workerConnection,
+          taskQueue: plan.taskQueue,
+          workflowsPath,
+          activities: { backupSnapshot },
+        });
+        const bytes = await warmPageCache(input.directory);
+        console.log(
+          `directory: ${input.directory} (${(bytes / mebibyte).toFixed(0)} MiB, read once to warm the cache)`,
+        );
+        console.log(
+          'ours: Temporal workflow benchStoreSnapshot -> host activity backupSnapshot -> restic driver ' +
+            `(restic backup --json, progress as heartbeats); worker in this process, server ${server.address}`,
+        );
+        console.log('bare: restic backup with the same repository flags, host, tags and directory argument');
+        console.log(
+          `${input.rounds} rounds, fresh repositories each round, alternating which side goes first`,
+        );
+
+        const sides: Record<Side, BackupStep> = {
+          ours: oursThroughTemporal(new Client({ connection: clientConnection }), signal),
+          bare: bareRestic(logger, signal),
+        };
+        return await worker.runUntil(runRounds({ ...input, sides }));
+      } finally {
+        await clientConnection.close();
+      }
+    } finally {
+      await workerConnection.close();
+    }
+  } finally {
+    await server.stop();
+  }
 }
 
 async function main(): Promise<void> {
   const options = readOptions(process.argv.slice(2));
   const logger = createLogger('bench-backup');
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
+  const signal = controller.signal;
+  const stopListening = abortOnSignals(controller, logger);
+  // The benchmark's module lives under its own temporary root, whatever data root the shell names.
+  delete process.env.DBPLANE_DATA_ROOT;
   const root = await mkdtemp(path.join(tmpdir(), 'dbplane-bench-'));
 
   try {
-    const passwordFile = path.join(root, 'password');
-    await writeFile(passwordFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
-    const repositoryFor = (side: string, round: number): ResticRepository => ({
-      repository: path.join(root, `repository-${side}-${round}`),
-      passwordFile,
-      cacheDirectory: path.join(root, `cache-${side}-${round}`),
-      logger,
-      signal: controller.signal,
-    });
-
+    const plan = benchPlan(root, `dbplane-bench-${randomBytes(4).toString('hex')}`);
+    await ensureSecrets(plan.paths.secretsDirectory);
     const tool = await detectRestic({ logger });
     console.log(`restic: ${tool.binary} (${tool.version.text})`);
 
@@ -206,29 +421,9 @@ async function main(): Promise<void> {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       console.log(`generated ${options.sizeMebibytes} MiB database-like directory in ${seconds} s`);
     }
-    const bytes = await warmPageCache(directory);
-    console.log(
-      `directory: ${directory} (${(bytes / mebibyte).toFixed(0)} MiB, read once to warm the cache)`,
-    );
-    console.log(`${options.rounds} rounds, fresh repositories each round, alternating which side goes first`);
+    signal.throwIfAborted();
 
-    const sides = { ours: backupOurs, bare: backupBare };
-    const timings: Record<keyof typeof sides, number[]> = { ours: [], bare: [] };
-    for (let round = 1; round <= options.rounds; round++) {
-      const order: (keyof typeof sides)[] = round % 2 === 1 ? ['ours', 'bare'] : ['bare', 'ours'];
-      const line: string[] = [];
-      for (const side of order) {
-        const repository = repositoryFor(side, round);
-        await ensureRepository(repository);
-        const seconds = await timeStep(sides[side], repository, directory);
-        timings[side].push(seconds);
-        line.push(`${side} ${seconds.toFixed(2)} s`);
-        await rm(repository.repository, { recursive: true, force: true });
-        await rm(repository.cacheDirectory, { recursive: true, force: true });
-      }
-      console.log(`round ${round}: ${line.join(', ')}`);
-    }
-
+    const timings = await runWithTemporal({ root, plan, directory, rounds: options.rounds, logger, signal });
     const oursSeconds = median(timings.ours);
     const bareSeconds = median(timings.bare);
     const ratio = oursSeconds / bareSeconds;
@@ -242,10 +437,11 @@ async function main(): Promise<void> {
     );
   } finally {
     await rm(root, { recursive: true, force: true });
+    stopListening();
   }
 }
 
 main().catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : String(error));
-  process.exitCode = 1;
+  if (!process.exitCode) process.exitCode = 1;
 });

@@ -39,6 +39,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  process.stderr.write(`${JSON.stringify({ level: 'error', component: 'control-worker', message: error.message })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', component: 'control-worker', message: error.message })}\n`,
+  );
   process.exit(1);
 });

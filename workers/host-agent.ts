@@ -17,7 +17,10 @@ import { activityInterceptors, connect, installRuntime, runUntilSignalled } from
 async function thawLeftovers(plans: ModulePlan[], logger: Logger): Promise<void> {
   for (const plan of plans) {
     if (await thawIfFrozen(plan.paths.mountPoint).catch(() => false)) {
-      logger.warn('thawed a volume left frozen by an earlier run', { module: plan.module, mountPoint: plan.paths.mountPoint });
+      logger.warn('thawed a volume left frozen by an earlier run', {
+        module: plan.module,
+        mountPoint: plan.paths.mountPoint,
+      });
     }
   }
 }
@@ -29,7 +32,11 @@ async function main(): Promise<void> {
   const hostName = config.hostName ?? spec.hosts[0]?.name;
   const host = spec.hosts.find((candidate) => candidate.name === hostName);
   if (!host) {
-    throw new ValidationError('DBPLANE_HOST', `one of the spec's hosts ${spec.hosts.map((h) => h.name).join(', ')}`, JSON.stringify(hostName));
+    throw new ValidationError(
+      'DBPLANE_HOST',
+      `one of the spec's hosts ${spec.hosts.map((h) => h.name).join(', ')}`,
+      JSON.stringify(hostName),
+    );
   }
   const plans = enabledModules(spec)
     .map((name) => {
@@ -51,11 +58,19 @@ async function main(): Promise<void> {
     interceptors: { activity: activityInterceptors },
     shutdownGraceTime: '20 seconds',
   });
-  logger.info('host agent started', { host: host.name, taskQueue: host.taskQueue, temporal: config.temporalAddress });
-  await runUntilSignalled(worker, connection, logger, config.hostMetricsPort, () => thawLeftovers(plans, logger));
+  logger.info('host agent started', {
+    host: host.name,
+    taskQueue: host.taskQueue,
+    temporal: config.temporalAddress,
+  });
+  await runUntilSignalled(worker, connection, logger, config.hostMetricsPort, () =>
+    thawLeftovers(plans, logger),
+  );
 }
 
 main().catch((error: Error) => {
-  process.stderr.write(`${JSON.stringify({ level: 'error', component: 'host-agent', message: error.message })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', component: 'host-agent', message: error.message })}\n`,
+  );
   process.exit(1);
 });

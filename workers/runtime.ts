@@ -35,7 +35,10 @@ export function installRuntime(component: string, metricsPort: number): Logger {
 }
 
 class ActivityTiming implements ActivityInboundCallsInterceptor {
-  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+  async execute(
+    input: ActivityExecuteInput,
+    next: Next<ActivityInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
     const info = Context.current().info;
     const end = activityDuration.startTimer({ activity: info.activityType, task_queue: info.taskQueue });
     try {

@@ -40,6 +40,11 @@ export function hostLongSteps(taskQueue: string) {
     taskQueue,
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: '20 seconds',
-    retry: { maximumAttempts: 10, initialInterval: '2 seconds', maximumInterval: '1 minute', nonRetryableErrorTypes },
+    retry: {
+      maximumAttempts: 10,
+      initialInterval: '2 seconds',
+      maximumInterval: '1 minute',
+      nonRetryableErrorTypes,
+    },
   });
 }

@@ -35,10 +35,22 @@ export interface BackupModuleResult {
   restoreCheck: RestoreCheckResult | undefined;
 }
 
-const steps = ['plan', 'snapshot', 'store', 'release snapshot', 'retention', 'check repository', 'restore check', 'record'];
+const steps = [
+  'plan',
+  'snapshot',
+  'store',
+  'release snapshot',
+  'retention',
+  'check repository',
+  'restore check',
+  'record',
+];
 
 function snapshotName(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${uuid4().slice(0, 8)}`;
 }
 
@@ -59,7 +71,9 @@ export async function backupModule(input: BackupModuleInput): Promise<BackupModu
       const root = snapshot.root;
       stored = await progress.step('store', () => host.backupSnapshot(plan, root, name));
     } finally {
-      await CancellationScope.nonCancellable(() => progress.step('release snapshot', () => host.releaseSnapshot(plan, name)));
+      await CancellationScope.nonCancellable(() =>
+        progress.step('release snapshot', () => host.releaseSnapshot(plan, name)),
+      );
     }
 
     const retention = await progress.step('retention', () => host.applyRetention(plan));
@@ -71,7 +85,14 @@ export async function backupModule(input: BackupModuleInput): Promise<BackupModu
       checked = await progress.step('restore check', () =>
         executeChild(restoreCheck, {
           workflowId: `${workflowInfo().workflowId}-restore-check`,
-          args: [{ module: plan.module, snapshotId, manifestSha256: snapshot.manifest.sha256, stopLsn: snapshot.stopLsn }],
+          args: [
+            {
+              module: plan.module,
+              snapshotId,
+              manifestSha256: snapshot.manifest.sha256,
+              stopLsn: snapshot.stopLsn,
+            },
+          ],
           parentClosePolicy: ParentClosePolicy.TERMINATE,
           typedSearchAttributes: operationAttributes(plan.module, 'restore-check', plan.host),
         }),
@@ -93,7 +114,11 @@ export async function backupModule(input: BackupModuleInput): Promise<BackupModu
       }),
     );
     progress.finish('done');
-    log.info('backup done', { module: plan.module, snapshotId: stored.snapshotId, verified: checked?.passed });
+    log.info('backup done', {
+      module: plan.module,
+      snapshotId: stored.snapshotId,
+      verified: checked?.passed,
+    });
     return {
       module: plan.module,
       snapshotId: stored.snapshotId,

@@ -73,7 +73,15 @@ export async function provisionModule(input: ProvisionModuleInput): Promise<Prov
 
     progress.finish('done');
     log.info('module provisioned', { module: plan.module, created });
-    return { module: plan.module, host: plan.host, port: plan.port, database: plan.database, volumeMode: volume.mode, created, warnings };
+    return {
+      module: plan.module,
+      host: plan.host,
+      port: plan.port,
+      database: plan.database,
+      volumeMode: volume.mode,
+      created,
+      warnings,
+    };
   } catch (error) {
     progress.finish('undoing');
     // Undoing must run to the end even when the workflow itself is being cancelled.

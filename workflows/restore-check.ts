@@ -2,7 +2,13 @@
  * restoreCheck: restores a backup into scratch space, starts a throwaway server on it, compares
  * it with the backup's manifest, records the outcome and tears everything down.
  */
-import { ApplicationFailure, CancellationScope, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 
 import { operationAttributes } from '../lib/search-attributes.js';
 import { control, hostLongSteps } from './activities.js';
@@ -43,7 +49,9 @@ export async function restoreCheck(input: RestoreCheckInput): Promise<RestoreChe
 
   let result: RestoreCheckResult;
   try {
-    const restored = await progress.step('restore', () => host.restoreSnapshot(plan, restoreId, input.snapshotId));
+    const restored = await progress.step('restore', () =>
+      host.restoreSnapshot(plan, restoreId, input.snapshotId),
+    );
     const verification = await progress.step('verify', () =>
       host.verifyRestore(plan, restored, {
         ...(input.manifestSha256 ? { manifestSha256: input.manifestSha256 } : {}),
@@ -75,7 +83,9 @@ export async function restoreCheck(input: RestoreCheckInput): Promise<RestoreChe
     throw error;
   }
 
-  await CancellationScope.nonCancellable(() => progress.step('clean up', () => host.discardRestore(plan, restoreId)));
+  await CancellationScope.nonCancellable(() =>
+    progress.step('clean up', () => host.discardRestore(plan, restoreId)),
+  );
   await progress.step('record', () =>
     control.recordOutcome(plan, {
       operation: 'restore-check',

@@ -25,7 +25,9 @@ async function ensureRole(
   const existing = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
   const verb = existing.rowCount ? 'ALTER' : 'CREATE';
   // Passwords are set on every run so that a rotated secret file takes effect.
-  await client.query(`${verb} ROLE ${quoteIdentifier(role)} WITH LOGIN ${options} PASSWORD ${quoteLiteral(password)}`);
+  await client.query(
+    `${verb} ROLE ${quoteIdentifier(role)} WITH LOGIN ${options} PASSWORD ${quoteLiteral(password)}`,
+  );
   return !existing.rowCount;
 }
 
@@ -63,7 +65,9 @@ export async function configureDatabase(plan: ModulePlan): Promise<DatabaseConfi
     for (const extension of plan.extensions) {
       const existing = await database.query('SELECT 1 FROM pg_extension WHERE extname = $1', [extension]);
       if (existing.rowCount) continue;
-      const available = await database.query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [extension]);
+      const available = await database.query('SELECT 1 FROM pg_available_extensions WHERE name = $1', [
+        extension,
+      ]);
       if (!available.rowCount) {
         throw new ValidationError(
           `modules.${plan.module}.extensions`,

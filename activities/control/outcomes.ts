@@ -1,7 +1,12 @@
 /**
  * Records what operations made and how they ended, in the catalog and in metrics.
  */
-import { removeCatalogEntry, updateCatalogEntry, type CatalogEntry, type ModuleState } from '../../lib/catalog.js';
+import {
+  removeCatalogEntry,
+  updateCatalogEntry,
+  type CatalogEntry,
+  type ModuleState,
+} from '../../lib/catalog.js';
 import { backupBytes, backupDuration, operationFailures } from '../../lib/metrics.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
 import { activityLogger } from '../logging.js';

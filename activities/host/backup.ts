@@ -19,7 +19,11 @@ export interface BackupResult {
 }
 
 /** Backs up a snapshot's folder with restic, reporting progress as heartbeats. */
-export async function backupSnapshot(plan: ModulePlan, snapshotRoot: string, snapshotName: string): Promise<BackupResult> {
+export async function backupSnapshot(
+  plan: ModulePlan,
+  snapshotRoot: string,
+  snapshotName: string,
+): Promise<BackupResult> {
   const log = activityLogger({ module: plan.module, host: plan.host, snapshot: snapshotName });
   const context = Context.current();
   const repository = moduleRepository(plan, log);
@@ -55,6 +59,8 @@ export async function applyRetention(plan: ModulePlan): Promise<RetentionResult>
   if (!plan.backup) return { kept: 0, forgotten: [] };
   const repository = moduleRepository(plan, log);
 
+  // A prune or check killed with its worker leaves an exclusive lock that would block this one.
+  await unlockStale(repository);
   const snapshots = await listSnapshots(repository, { tags: [`module=${plan.module}`] });
   const decision = decideRetention(snapshots, plan.backup.retention);
   if (decision.forget.length > 0) {
@@ -71,7 +77,9 @@ export async function applyRetention(plan: ModulePlan): Promise<RetentionResult>
 export async function checkRepository(plan: ModulePlan): Promise<{ subset: string }> {
   const log = activityLogger({ module: plan.module, host: plan.host });
   const subset = plan.backup?.checkSubset ?? '10%';
-  await check(moduleRepository(plan, log), { readDataSubset: subset });
+  const repository = moduleRepository(plan, log);
+  await unlockStale(repository);
+  await check(repository, { readDataSubset: subset });
   log.info('repository checked', { subset });
   return { subset };
 }

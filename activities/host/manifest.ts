@@ -84,7 +84,10 @@ export interface ManifestComparison {
 }
 
 /** Compares the files under dataDirectory with the manifest found in restoredRoot. */
-export async function compareWithManifest(restoredRoot: string, dataDirectory: string): Promise<ManifestComparison> {
+export async function compareWithManifest(
+  restoredRoot: string,
+  dataDirectory: string,
+): Promise<ManifestComparison> {
   const text = await readFile(path.join(restoredRoot, manifestFileName), 'utf8');
   const manifest = JSON.parse(text) as Manifest;
   const restored = new Map((await describeFiles(dataDirectory)).map((file) => [file.path, file]));
@@ -94,7 +97,8 @@ export async function compareWithManifest(restoredRoot: string, dataDirectory: s
   for (const expected of manifest.files) {
     const actual = restored.get(expected.path);
     if (!actual) missing.push(expected.path);
-    else if (actual.sha256 !== expected.sha256 || actual.bytes !== expected.bytes) changed.push(expected.path);
+    else if (actual.sha256 !== expected.sha256 || actual.bytes !== expected.bytes)
+      changed.push(expected.path);
     else matched += 1;
   }
   return { matched, missing, changed, manifestSha256: createHash('sha256').update(text).digest('hex') };

@@ -17,7 +17,8 @@ export function postgresUser(plan: Pick<ModulePlan, 'rootfs'>): { uid: number; g
   if (!plan.rootfs) return { uid: 999, gid: 999 };
   const passwd = readFileSync(`${plan.rootfs.replace(/\/$/, '')}/etc/passwd`, 'utf8');
   const line = passwd.split('\n').find((entry) => entry.startsWith('postgres:'));
-  if (!line) throw new Error(`no postgres user in ${plan.rootfs}/etc/passwd: install postgresql-15 on this host`);
+  if (!line)
+    throw new Error(`no postgres user in ${plan.rootfs}/etc/passwd: install postgresql-15 on this host`);
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -40,7 +41,10 @@ export interface PostgresContainerOptions {
 
 /** The container that runs a PostgreSQL server on a data directory under volumeSource. */
 export function postgresContainerSpec(plan: ModulePlan, options: PostgresContainerOptions): ContainerSpec {
-  const settings = Object.entries(options.settings ?? {}).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
+  const settings = Object.entries(options.settings ?? {}).flatMap(([key, value]) => [
+    '-c',
+    `${key}=${value}`,
+  ]);
   return {
     name: options.name,
     image: plan.image,
@@ -60,7 +64,14 @@ export function postgresContainerSpec(plan: ModulePlan, options: PostgresContain
       'unix_socket_directories=/tmp',
       ...settings,
     ],
-    healthCommand: [postgresBinary(plan, 'pg_isready'), '-h', options.address, '-p', String(options.port), '-q'],
+    healthCommand: [
+      postgresBinary(plan, 'pg_isready'),
+      '-h',
+      options.address,
+      '-p',
+      String(options.port),
+      '-q',
+    ],
     healthIntervalSeconds: 10,
     // SIGINT is PostgreSQL's fast shutdown; the default SIGTERM waits for every client to leave.
     stopSignal: 'SIGINT',

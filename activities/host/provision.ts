@@ -20,7 +20,13 @@ import {
   runToCompletion,
   waitUntilHealthy,
 } from './container-driver.js';
-import { postgresBinary, postgresContainerSpec, postgresUser, volumeTarget, dataDirectoryTarget } from './postgres-container.js';
+import {
+  postgresBinary,
+  postgresContainerSpec,
+  postgresUser,
+  volumeTarget,
+  dataDirectoryTarget,
+} from './postgres-container.js';
 import { ensureVolume, removeVolume } from './volume-driver.js';
 
 const settingsFileName = 'dbplane.conf';
@@ -43,7 +49,11 @@ export async function prepareVolume(plan: ModulePlan): Promise<PreparedVolume> {
   await chown(volume.mountPoint, user.uid, user.gid);
   await chmod(volume.mountPoint, 0o700);
   log.info('volume ready', { mode: volume.mode, created: volume.created, mountPoint: volume.mountPoint });
-  return { created: volume.created, mode: volume.mode, ...(volume.warning ? { warning: volume.warning } : {}) };
+  return {
+    created: volume.created,
+    mode: volume.mode,
+    ...(volume.warning ? { warning: volume.warning } : {}),
+  };
 }
 
 /** Removes the module's volume and everything on it: only used to undo a failed first provisioning. */
@@ -114,10 +124,18 @@ export async function initializeDataDirectory(plan: ModulePlan): Promise<Initial
   }
 
   const memoryBytes = plan.memoryBytes ?? totalmem();
-  const settings = { ...postgresTuning(memoryBytes), wal_keep_size: '1GB', archive_mode: 'off', ...plan.settings };
+  const settings = {
+    ...postgresTuning(memoryBytes),
+    wal_keep_size: '1GB',
+    archive_mode: 'off',
+    ...plan.settings,
+  };
   const lines = Object.entries(settings).map(([key, value]) => `${key} = '${value.replace(/'/g, "''")}'`);
   const settingsFile = path.join(plan.paths.dataDirectory, settingsFileName);
-  await writeFile(settingsFile, `# Written by dbplane from the platform spec; edits are overwritten.\n${lines.join('\n')}\n`);
+  await writeFile(
+    settingsFile,
+    `# Written by dbplane from the platform spec; edits are overwritten.\n${lines.join('\n')}\n`,
+  );
   await chown(settingsFile, user.uid, user.gid);
   const mainFile = path.join(plan.paths.dataDirectory, 'postgresql.conf');
   const include = `include '${settingsFileName}'`;
@@ -159,4 +177,3 @@ export async function removeModuleContainer(plan: ModulePlan): Promise<void> {
   if ((await containerState(plan.containerName)) === 'missing') return;
   await removeContainer(plan.containerName);
 }
-

@@ -31,6 +31,7 @@ export interface ResticRepository {
   binary?: string;
 }
 
+/** A restic release, read from `restic version`. */
 export interface ResticVersion {
   major: number;
   minor: number;
@@ -48,6 +49,7 @@ export interface ResticCapabilities {
 /** Progress of a long command, as a percentage (0-100) and bytes. */
 export type ProgressListener = (percent: number, bytesDone: number, bytesTotal: number) => void;
 
+/** What backup() stores: one directory, labelled with tags and a host. */
 export interface BackupRequest {
   /** Absolute path of the directory to back up. */
   directory: string;
@@ -59,6 +61,7 @@ export interface BackupRequest {
   progressIntervalMilliseconds?: number;
 }
 
+/** What a backup stored, from restic's summary line. */
 export interface BackupResult {
   /** The full 64-hex-digit snapshot id. */
   snapshotId: string;
@@ -70,6 +73,7 @@ export interface BackupResult {
   seconds: number;
 }
 
+/** One snapshot as `restic snapshots --json` lists it. */
 export interface Snapshot {
   id: string;
   shortId: string;
@@ -80,6 +84,7 @@ export interface Snapshot {
   paths: string[];
 }
 
+/** Which snapshots listSnapshots() returns; an empty filter returns all. */
 export interface SnapshotFilter {
   /** Only snapshots that carry every one of these tags. */
   tags?: readonly string[];
@@ -88,11 +93,13 @@ export interface SnapshotFilter {
   ids?: readonly string[];
 }
 
+/** How thorough check() is. */
 export interface CheckOptions {
   /** How much of the data packs to read back and verify, such as "10%". */
   readDataSubset: string;
 }
 
+/** Which snapshot restore() writes out, and where. */
 export interface RestoreRequest {
   snapshotId: string;
   /** The directory to restore into; created when missing. */
@@ -108,7 +115,7 @@ export type BackupEvent =
   | ({ type: 'summary' } & Omit<BackupResult, 'seconds'> & { seconds: number | undefined })
   | { type: 'error'; item: string; message: string };
 
-/** How long backup, forget, prune and check wait for another process's lock (restic 0.16+). */
+/** How long every restic call waits for another process's conflicting lock (restic 0.16+). */
 export const lockWait = '2m';
 
 const defaultProgressIntervalMilliseconds = 1_000;
@@ -292,7 +299,7 @@ export function parseSnapshots(stdout: string): Snapshot[] {
   const value: unknown = JSON.parse(stdout.trim() || '[]');
   if (value === null) return [];
   if (!Array.isArray(value)) {
-    throw new ValidationError('restic snapshots output', 'a JSON array', stdout.slice(0, 80));
+    throw new Error(`restic snapshots --json printed ${stdout.slice(0, 80)} instead of a JSON array`);
   }
   return value.map((entry: Record<string, unknown>) => ({
     id: String(entry.id),

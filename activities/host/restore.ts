@@ -16,7 +16,12 @@ import type { Logger } from '../../lib/logger.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
 import { toolPath } from '../../lib/tools.js';
 import { activityLogger } from '../logging.js';
-import { ContainerExitedError, ensureContainerRunning, removeContainer, waitUntilHealthy } from './container-driver.js';
+import {
+  ContainerExitedError,
+  ensureContainerRunning,
+  removeContainer,
+  waitUntilHealthy,
+} from './container-driver.js';
 import { compareWithManifest, manifestFileName, type ManifestComparison } from './manifest.js';
 import { postgresContainerSpec } from './postgres-container.js';
 import { moduleRepository, moduleTags } from './repository.js';
@@ -52,7 +57,8 @@ export async function restoreSnapshot(
   if (!chosen) {
     const snapshots = await listSnapshots(repository, { tags: [moduleTags(plan)[0] as string] });
     const newest = snapshots.sort((a, b) => Date.parse(b.time) - Date.parse(a.time))[0];
-    if (!newest) throw new ValidationError('snapshotId', `a backup of ${plan.module} to restore`, 'an empty repository');
+    if (!newest)
+      throw new ValidationError('snapshotId', `a backup of ${plan.module} to restore`, 'an empty repository');
     chosen = newest.id;
   }
 
@@ -127,7 +133,9 @@ export async function verifyRestore(
     } catch (error) {
       // A server that refuses the restored data is the finding of this check, not a fault to retry.
       if (!(error instanceof ContainerExitedError)) throw error;
-      problems.push(`PostgreSQL did not start on the restored data: ${error.message.split('\n').slice(-6).join(' | ')}`);
+      problems.push(
+        `PostgreSQL did not start on the restored data: ${error.message.split('\n').slice(-6).join(' | ')}`,
+      );
       return verificationResult(comparison, problems, { tables, rows, replayedLsn }, started, log);
     }
 
@@ -142,8 +150,13 @@ export async function verifyRestore(
       const state = recovery.rows[0];
       replayedLsn = state?.lsn ?? '';
       if (state?.recovering) problems.push('the restored server is still in recovery');
-      if (!state?.reached) problems.push(`the restored server ends at ${replayedLsn}, before the backup's ${expected.stopLsn}`);
-      databases = (await server.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate')).rows.map((row) => row.datname);
+      if (!state?.reached)
+        problems.push(`the restored server ends at ${replayedLsn}, before the backup's ${expected.stopLsn}`);
+      databases = (
+        await server.query<{ datname: string }>(
+          'SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate',
+        )
+      ).rows.map((row) => row.datname);
     } finally {
       await server.end().catch(() => undefined);
     }
@@ -155,7 +168,9 @@ export async function verifyRestore(
           "SELECT format('%I.%I', schemaname, relname) AS name FROM pg_stat_user_tables ORDER BY 1",
         );
         for (const relation of relations.rows) {
-          const count = await client.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${relation.name}`);
+          const count = await client.query<{ count: string }>(
+            `SELECT count(*)::text AS count FROM ${relation.name}`,
+          );
           rows += Number(count.rows[0]?.count ?? 0);
           tables += 1;
         }
@@ -166,21 +181,36 @@ export async function verifyRestore(
     }
 
     const passwordFile = path.join(restoreFolder(plan, restored.restoreId), 'pgpass');
-    await writeFile(passwordFile, `127.0.0.1:${port}:*:postgres:${await readSecret(plan.paths.secretsDirectory, 'superuser')}\n`, { mode: 0o600 });
+    await writeFile(
+      passwordFile,
+      `127.0.0.1:${port}:*:postgres:${await readSecret(plan.paths.secretsDirectory, 'superuser')}\n`,
+      { mode: 0o600 },
+    );
     await chmod(passwordFile, 0o600);
     try {
       await runCommand(
         toolPath('pg_amcheck'),
-        ['--host=127.0.0.1', `--port=${port}`, '--username=postgres', '--all', '--install-missing', '--no-password'],
+        [
+          '--host=127.0.0.1',
+          `--port=${port}`,
+          '--username=postgres',
+          '--all',
+          '--install-missing',
+          '--no-password',
+        ],
         { env: { PGPASSFILE: passwordFile }, signal: context.cancellationSignal },
       );
     } catch (error) {
-      problems.push(`pg_amcheck found corruption: ${(error as Error).message.split('\n').slice(-3).join(' ')}`);
+      problems.push(
+        `pg_amcheck found corruption: ${(error as Error).message.split('\n').slice(-3).join(' ')}`,
+      );
     } finally {
       await rm(passwordFile, { force: true });
     }
   } finally {
-    await removeContainer(name).catch((error: Error) => log.warn('could not remove restore container', { error }));
+    await removeContainer(name).catch((error: Error) =>
+      log.warn('could not remove restore container', { error }),
+    );
   }
 
   return verificationResult(comparison, problems, { tables, rows, replayedLsn }, started, log);

@@ -42,7 +42,9 @@ function snapshotFolder(plan: ModulePlan, snapshotId: string): string {
 }
 
 async function copyWal(live: string, copy: string, firstFile: string, lastFile: string): Promise<number> {
-  const names = (await readdir(live)).filter((name) => walFilePattern.test(name) && name >= firstFile && name <= lastFile);
+  const names = (await readdir(live)).filter(
+    (name) => walFilePattern.test(name) && name >= firstFile && name <= lastFile,
+  );
   if (names.length === 0) return 0;
   // cp -a keeps the owner and mode PostgreSQL needs on the restored files.
   await runCommand('cp', ['-a', ...names.map((name) => path.join(live, name)), copy]);
@@ -76,12 +78,17 @@ export async function takeSnapshot(plan: ModulePlan, snapshotId: string): Promis
   let stop: { lsn: string; labelfile: string; spcmapfile: string; walfile: string };
   try {
     const label = `dbplane ${plan.module} ${snapshotId}`;
-    const begin = await session.query<{ lsn: string }>('SELECT pg_backup_start($1, true)::text AS lsn', [label]);
+    const begin = await session.query<{ lsn: string }>('SELECT pg_backup_start($1, true)::text AS lsn', [
+      label,
+    ]);
     startLsn = begin.rows[0]?.lsn ?? '';
     endPhase('backup start');
 
     if (xfs) {
-      const frozen = await freezeFilesystem(plan.paths.mountPoint, { maximumFrozenMilliseconds, logger: log });
+      const frozen = await freezeFilesystem(plan.paths.mountPoint, {
+        maximumFrozenMilliseconds,
+        logger: log,
+      });
       const frozenAt = Date.now();
       try {
         await copyImageFile(plan.paths.volumeImage, image, context.cancellationSignal);
@@ -93,7 +100,9 @@ export async function takeSnapshot(plan: ModulePlan, snapshotId: string): Promis
       await mkdir(root, { recursive: true });
       await mountImageReadWrite(image, root, ['noatime']);
     } else {
-      log.warn('volume is a plain directory: copying without a filesystem freeze', { mountPoint: plan.paths.mountPoint });
+      log.warn('volume is a plain directory: copying without a filesystem freeze', {
+        mountPoint: plan.paths.mountPoint,
+      });
       await mkdir(root, { recursive: true });
       await runCommand('cp', ['-a', '--reflink=auto', plan.paths.dataDirectory, root], {
         signal: context.cancellationSignal,
@@ -124,7 +133,12 @@ export async function takeSnapshot(plan: ModulePlan, snapshotId: string): Promis
   }
   await rm(path.join(dataDirectory, 'postmaster.pid'), { force: true });
   await rm(path.join(dataDirectory, 'postmaster.opts'), { force: true });
-  const walFiles = await copyWal(path.join(plan.paths.dataDirectory, 'pg_wal'), path.join(dataDirectory, 'pg_wal'), firstWal, stop.walfile);
+  const walFiles = await copyWal(
+    path.join(plan.paths.dataDirectory, 'pg_wal'),
+    path.join(dataDirectory, 'pg_wal'),
+    firstWal,
+    stop.walfile,
+  );
   endPhase('label and wal');
 
   const manifest = await writeManifest(
@@ -137,7 +151,16 @@ export async function takeSnapshot(plan: ModulePlan, snapshotId: string): Promis
   );
   endPhase('manifest');
 
-  log.info('snapshot taken', { mode: xfs ? 'xfs' : 'directory', startLsn, stopLsn: stop.lsn, walFiles, frozenMilliseconds, phases, files: manifest.files, bytes: manifest.bytes });
+  log.info('snapshot taken', {
+    mode: xfs ? 'xfs' : 'directory',
+    startLsn,
+    stopLsn: stop.lsn,
+    walFiles,
+    frozenMilliseconds,
+    phases,
+    files: manifest.files,
+    bytes: manifest.bytes,
+  });
   return {
     id: snapshotId,
     mode: xfs ? 'xfs' : 'directory',

@@ -35,7 +35,12 @@ export async function backup(context: CommandContext, client: Client, module: st
   return await runOperation<BackupModuleResult>(context, client, 'backupModule', { module, verify });
 }
 
-export async function restoreCheck(context: CommandContext, client: Client, module: string, snapshotId?: string) {
+export async function restoreCheck(
+  context: CommandContext,
+  client: Client,
+  module: string,
+  snapshotId?: string,
+) {
   checkModule(context, module);
   await warnWithoutWorkers(context, client);
   return await runOperation<RestoreCheckResult>(context, client, 'restoreCheck', {

@@ -27,7 +27,11 @@ async function scheduleStates(client: Client | undefined, module: string) {
     try {
       const description = await client.schedule.getHandle(scheduleId).describe();
       const next = description.info.nextActionTimes[0];
-      states.push({ scheduleId, paused: description.state.paused, ...(next ? { nextRun: next.toISOString() } : {}) });
+      states.push({
+        scheduleId,
+        paused: description.state.paused,
+        ...(next ? { nextRun: next.toISOString() } : {}),
+      });
     } catch {
       // No schedule for this operation.
     }
@@ -36,12 +40,17 @@ async function scheduleStates(client: Client | undefined, module: string) {
 }
 
 /** Collects each enabled module's status. */
-export async function collectStatus(context: CommandContext, client: Client | undefined): Promise<ModuleStatus[]> {
+export async function collectStatus(
+  context: CommandContext,
+  client: Client | undefined,
+): Promise<ModuleStatus[]> {
   const statuses: ModuleStatus[] = [];
   for (const module of enabledModules(context.spec)) {
     let entry: CatalogEntry | undefined;
     try {
-      entry = await readCatalogEntry(planModule(context.spec, context.specDirectory, module).paths.catalogFile);
+      entry = await readCatalogEntry(
+        planModule(context.spec, context.specDirectory, module).paths.catalogFile,
+      );
     } catch {
       statuses.push({ module, state: 'not supported yet', schedules: [] });
       continue;
@@ -50,7 +59,9 @@ export async function collectStatus(context: CommandContext, client: Client | un
       module,
       state: entry?.state ?? 'not provisioned',
       ...(entry ? { port: entry.port } : {}),
-      ...(entry?.lastBackup ? { lastBackup: entry.lastBackup.at, lastBackupBytes: entry.lastBackup.bytes ?? 0 } : {}),
+      ...(entry?.lastBackup
+        ? { lastBackup: entry.lastBackup.at, lastBackupBytes: entry.lastBackup.bytes ?? 0 }
+        : {}),
       ...(entry?.lastVerifiedBackup ? { lastVerifiedBackup: entry.lastVerifiedBackup.at } : {}),
       ...(entry?.lastRestoreCheck ? { lastRestoreCheck: entry.lastRestoreCheck.at } : {}),
       schedules: await scheduleStates(client, module),
@@ -70,8 +81,21 @@ export function formatStatusTable(statuses: ModuleStatus[]): string {
     status.lastBackupBytes ? formatBytes(status.lastBackupBytes) : '-',
     status.lastVerifiedBackup ?? '-',
     status.lastRestoreCheck ?? '-',
-    status.schedules.map((schedule) => `${schedule.scheduleId.replace('dbplane-', '')}${schedule.paused ? ' (paused)' : ''}`).join(', ') || '-',
+    status.schedules
+      .map(
+        (schedule) => `${schedule.scheduleId.replace('dbplane-', '')}${schedule.paused ? ' (paused)' : ''}`,
+      )
+      .join(', ') || '-',
   ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  return [header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -40,12 +40,19 @@ function say(context: CommandContext, message: string): void {
 async function waitForWorkers(client: Client, namespace: string, timeoutMilliseconds: number): Promise<void> {
   const deadline = Date.now() + timeoutMilliseconds;
   while (!(await hasControlWorker(client, namespace))) {
-    if (Date.now() > deadline) throw new Error('the control worker did not start polling; see its log under <dataRoot>/logs');
+    if (Date.now() > deadline)
+      throw new Error('the control worker did not start polling; see its log under <dataRoot>/logs');
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
-async function backupUnderLoad(context: CommandContext, client: Client, module: ModuleName, scale: number, report: UpReport) {
+async function backupUnderLoad(
+  context: CommandContext,
+  client: Client,
+  module: ModuleName,
+  scale: number,
+  report: UpReport,
+) {
   const plan = planModule(context.spec, context.specDirectory, module);
   say(context, `loading the pgbench workload into ${module} (scale ${scale})`);
   const workload = await loadWorkload(plan, scale);
@@ -62,7 +69,12 @@ async function backupUnderLoad(context: CommandContext, client: Client, module: 
   const result: BackupModuleResult = outcome.result;
   const after = await committedTransactions(plan);
   report.workload = { scale, loaded: workload.loaded, transactionsDuringBackup: after - before };
-  report.backup = { snapshotId: result.snapshotId, bytes: result.bytes, seconds: result.seconds, workflowId: outcome.workflowId };
+  report.backup = {
+    snapshotId: result.snapshotId,
+    bytes: result.bytes,
+    seconds: result.seconds,
+    workflowId: outcome.workflowId,
+  };
   if (result.restoreCheck) {
     report.restoreCheck = {
       passed: result.restoreCheck.passed,
@@ -77,7 +89,12 @@ async function backupUnderLoad(context: CommandContext, client: Client, module: 
 /** Runs the main job; resolves with the report once done (with --once) or once interrupted. */
 export async function up(context: CommandContext, options: UpOptions): Promise<UpReport> {
   const report: UpReport = { ok: false, modules: {} };
-  say(context, process.env.TEMPORAL_ADDRESS ? `using Temporal at ${process.env.TEMPORAL_ADDRESS}` : 'starting or reusing the local Temporal dev server');
+  say(
+    context,
+    process.env.TEMPORAL_ADDRESS
+      ? `using Temporal at ${process.env.TEMPORAL_ADDRESS}`
+      : 'starting or reusing the local Temporal dev server',
+  );
   const { client, server } = await connectClient(context);
   report.temporal = { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}) };
 
@@ -99,7 +116,8 @@ export async function up(context: CommandContext, options: UpOptions): Promise<U
       report.modules[module] = 'running';
     }
 
-    if (report.modules.usersdb === 'running') await backupUnderLoad(context, client, 'usersdb', options.scale, report);
+    if (report.modules.usersdb === 'running')
+      await backupUnderLoad(context, client, 'usersdb', options.scale, report);
     report.ok = report.restoreCheck?.passed ?? report.modules.usersdb !== 'running';
 
     const statuses = await collectStatus(context, client);

@@ -61,7 +61,7 @@ export const backupPolicySchema = z.strictObject({
   /** How much of the repository's data `restic check` reads after each backup. */
   checkSubset: z
     .string()
-    .regex(/^\d{1,2}(\.\d+)?%$|^100%$/, 'a percentage such as 10%')
+    .regex(/^(100|[1-9]\d?(\.\d+)?|0\.\d*[1-9]\d*)%$/, 'a percentage above 0% and at most 100%, such as 10%')
     .default('10%'),
   /** How long a schedule may catch up on runs missed while the platform was down. */
   catchupWindow: z

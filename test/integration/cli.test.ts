@@ -29,20 +29,27 @@ interface CommandResult {
   stderr: string;
 }
 
-async function dbplane(args: string[], extraEnvironment: Record<string, string> = {}): Promise<CommandResult> {
+async function dbplane(
+  args: string[],
+  extraEnvironment: Record<string, string> = {},
+): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [path.join(projectRoot, 'bin', 'dbplane.js'), ...args], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: environment.temporalAddress,
-        TEMPORAL_NAMESPACE: namespace,
-        DBPLANE_SPEC: specFile,
-        DBPLANE_CONTROL_METRICS_PORT: String(await freeLoopbackPort()),
-        DBPLANE_HOST_METRICS_PORT: String(await freeLoopbackPort()),
-        ...extraEnvironment,
+    const { stdout, stderr } = await execFileAsync(
+      process.execPath,
+      [path.join(projectRoot, 'bin', 'dbplane.js'), ...args],
+      {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: environment.temporalAddress,
+          TEMPORAL_NAMESPACE: namespace,
+          DBPLANE_SPEC: specFile,
+          DBPLANE_CONTROL_METRICS_PORT: String(await freeLoopbackPort()),
+          DBPLANE_HOST_METRICS_PORT: String(await freeLoopbackPort()),
+          ...extraEnvironment,
+        },
+        maxBuffer: 64 * 1024 * 1024,
       },
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failure = error as { code: number; stdout: string; stderr: string };
@@ -57,12 +64,22 @@ function lastJson(stdout: string): Record<string, any> {
 
 beforeAll(async () => {
   mkdirSync(root, { recursive: true });
-  writeFileSync(specFile, testSpec(path.join(root, 'data'), 'clitest', `dbplane-host-cli-${path.basename(environment.root)}`, await freeLoopbackPort()));
+  writeFileSync(
+    specFile,
+    testSpec(
+      path.join(root, 'data'),
+      'clitest',
+      `dbplane-host-cli-${path.basename(environment.root)}`,
+      await freeLoopbackPort(),
+    ),
+  );
   const connection = await Connection.connect({ address: environment.temporalAddress });
   try {
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 } }).catch((error: Error) => {
-      if (!/already exists/i.test(error.message)) throw error;
-    });
+    await connection.workflowService
+      .registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 } })
+      .catch((error: Error) => {
+        if (!/already exists/i.test(error.message)) throw error;
+      });
     await registerSearchAttributes(connection, namespace);
   } finally {
     await connection.close();
@@ -77,7 +94,10 @@ describe('dbplane up --once', () => {
   it('provisions, loads, backs up under load and proves the backup, twice in a row', async () => {
     const first = await dbplane(['up', '--once', '--scale', '1']);
     const firstReport = lastJson(first.stdout);
-    expect(firstReport, first.stderr.slice(-3000)).toMatchObject({ ok: true, modules: { usersdb: 'running' } });
+    expect(firstReport, first.stderr.slice(-3000)).toMatchObject({
+      ok: true,
+      modules: { usersdb: 'running' },
+    });
     expect(firstReport.restoreCheck.passed).toBe(true);
     expect(firstReport.backup.bytes).toBeGreaterThan(0);
     expect(firstReport.workload.transactionsDuringBackup).toBeGreaterThan(0);

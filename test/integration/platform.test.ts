@@ -49,7 +49,8 @@ async function failureOf(promise: Promise<unknown>): Promise<{ type?: string; me
     await promise;
   } catch (error) {
     expect(error).toBeInstanceOf(WorkflowFailedError);
-    let cause = (error as WorkflowFailedError).cause as (Error & { type?: string; cause?: unknown }) | undefined;
+    let cause = (error as WorkflowFailedError).cause as
+      (Error & { type?: string; cause?: unknown }) | undefined;
     while (cause?.cause instanceof Error) cause = cause.cause as Error & { type?: string };
     return { ...(cause?.type ? { type: cause.type } : {}), message: cause?.message ?? '' };
   }
@@ -76,51 +77,86 @@ afterAll(async () => {
 
 describe('provisionModule', () => {
   it('provisions usersdb in a container on its own XFS volume, and a second run changes nothing', async () => {
-    const first = await run<ProvisionModuleResult>('provisionModule', { module: 'usersdb' }, 'it-provision-first');
+    const first = await run<ProvisionModuleResult>(
+      'provisionModule',
+      { module: 'usersdb' },
+      'it-provision-first',
+    );
 
     expect(first.created).toEqual(expect.arrayContaining(['volume', 'data directory', 'container']));
     expect(first.volumeMode).toBe('xfs');
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' ')[4] === plan.paths.mountPoint);
+    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((line) => line.split(' ')[4] === plan.paths.mountPoint);
     expect(mount).toMatch(/ xfs /);
     expect(mount).toMatch(/noatime/);
-    const extensions = await withModuleConnection(plan, { database: plan.database, user: plan.roles.readWrite, secret: 'read-write' }, async (connection) =>
-      (await connection.query<{ extname: string }>('SELECT extname FROM pg_extension ORDER BY 1')).rows.map((row) => row.extname),
+    const extensions = await withModuleConnection(
+      plan,
+      { database: plan.database, user: plan.roles.readWrite, secret: 'read-write' },
+      async (connection) =>
+        (await connection.query<{ extname: string }>('SELECT extname FROM pg_extension ORDER BY 1')).rows.map(
+          (row) => row.extname,
+        ),
     );
     expect(extensions).toEqual(expect.arrayContaining(['pgcrypto', 'uuid-ossp']));
     for (const name of secretNames) {
       expect(statSync(path.join(plan.paths.secretsDirectory, `${name}.password`)).mode & 0o777).toBe(0o600);
     }
 
-    const second = await run<ProvisionModuleResult>('provisionModule', { module: 'usersdb' }, 'it-provision-again');
+    const second = await run<ProvisionModuleResult>(
+      'provisionModule',
+      { module: 'usersdb' },
+      'it-provision-again',
+    );
     expect(second.created).toEqual([]);
     expect((await readCatalogEntry(plan.paths.catalogFile))?.state).toBe('running');
-    await saveHistory(client, 'it-provision-first', 'provisionModule', 'first-run');
-    await saveHistory(client, 'it-provision-again', 'provisionModule', 'second-run');
+    await saveHistory(client, 'it-provision-first', 'provisionModule');
+    await saveHistory(client, 'it-provision-again', 'provisionModule');
   });
 
   it('grants the read-only role reads and nothing else', async () => {
-    await withModuleConnection(plan, { database: plan.database, user: plan.roles.owner, secret: 'owner' }, (connection) =>
-      connection.query('CREATE TABLE IF NOT EXISTS profiles (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), data jsonb)'),
+    await withModuleConnection(
+      plan,
+      { database: plan.database, user: plan.roles.owner, secret: 'owner' },
+      (connection) =>
+        connection.query(
+          'CREATE TABLE IF NOT EXISTS profiles (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), data jsonb)',
+        ),
     );
-    await withModuleConnection(plan, { database: plan.database, user: plan.roles.readWrite, secret: 'read-write' }, (connection) =>
-      connection.query(`INSERT INTO profiles (data) VALUES ('{"name": "ada"}')`),
+    await withModuleConnection(
+      plan,
+      { database: plan.database, user: plan.roles.readWrite, secret: 'read-write' },
+      (connection) => connection.query(`INSERT INTO profiles (data) VALUES ('{"name": "ada"}')`),
     );
-    const denied = await withModuleConnection(plan, { database: plan.database, user: plan.roles.readOnly, secret: 'read-only' }, async (connection) => {
-      expect((await connection.query('SELECT count(*) FROM profiles')).rows[0].count).not.toBe('0');
-      return await connection.query('DELETE FROM profiles').then(() => 'allowed', (error: Error) => error.message);
-    });
+    const denied = await withModuleConnection(
+      plan,
+      { database: plan.database, user: plan.roles.readOnly, secret: 'read-only' },
+      async (connection) => {
+        expect((await connection.query('SELECT count(*) FROM profiles')).rows[0].count).not.toBe('0');
+        return await connection.query('DELETE FROM profiles').then(
+          () => 'allowed',
+          (error: Error) => error.message,
+        );
+      },
+    );
     expect(denied).toMatch(/permission denied/);
   });
 
   it.each([
     [{ module: '../etc' }, 'ValidationError', 'module: expected a lower-case name'],
     [{ module: 'users;rm -rf /' }, 'ValidationError', 'module: expected a lower-case name'],
-    [{ module: 'billingdb' }, 'ValidationError', 'module: expected one of usersdb, agentsdb, modelsdb, vectorstore, queuedb, received "billingdb"'],
+    [
+      { module: 'billingdb' },
+      'ValidationError',
+      'module: expected one of usersdb, agentsdb, modelsdb, vectorstore, queuedb, received "billingdb"',
+    ],
     [{}, 'ValidationError', 'module: expected a lower-case name'],
   ])('refuses %j with an error that names the field, and creates nothing', async (input, type, message) => {
     const before = readdirSync(environment.dataRoot).sort();
 
-    const failure = await failureOf(run('provisionModule', input, `it-bad-input-${Math.random().toString(36).slice(2)}`));
+    const failure = await failureOf(
+      run('provisionModule', input, `it-bad-input-${Math.random().toString(36).slice(2)}`),
+    );
 
     expect(failure.type).toBe(type);
     expect(failure.message).toContain(message);
@@ -130,7 +166,13 @@ describe('provisionModule', () => {
   it('undoes what a run made when a later step fails', async () => {
     const original = readFileSync(environment.specFile, 'utf8');
     const failingRoot = path.join(environment.root, 'data-failing');
-    const failingSpec = testSpec(failingRoot, 'failing', environment.hostTaskQueue, environment.modulePort + 1, ['uuid-ossp', 'no_such_extension']);
+    const failingSpec = testSpec(
+      failingRoot,
+      'failing',
+      environment.hostTaskQueue,
+      environment.modulePort + 1,
+      ['uuid-ossp', 'no_such_extension'],
+    );
     writeFileSync(environment.specFile, failingSpec);
     try {
       const failingPlan = currentPlan();
@@ -138,12 +180,17 @@ describe('provisionModule', () => {
       const failure = await failureOf(run('provisionModule', { module: 'usersdb' }, 'it-provision-undone'));
 
       expect(failure.type).toBe('ValidationError');
-      expect(failure.message).toContain('modules.usersdb.extensions: expected extensions installed on the server');
-      expect(execFileSync('podman', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' })).not.toContain(failingPlan.containerName);
+      expect(failure.message).toContain(
+        'modules.usersdb.extensions: expected extensions installed on the server',
+      );
+      expect(
+        execFileSync('podman', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' }),
+      ).not.toContain(failingPlan.containerName);
       expect(mountsUnder(failingRoot)).toEqual([]);
       expect(existsSync(failingPlan.paths.volumeImage)).toBe(false);
       expect(existsSync(path.join(failingPlan.paths.secretsDirectory, 'superuser.password'))).toBe(false);
       expect(await readCatalogEntry(failingPlan.paths.catalogFile)).toBeUndefined();
+      await saveHistory(client, 'it-provision-undone', 'provisionModule');
     } finally {
       writeFileSync(environment.specFile, original);
     }
@@ -175,9 +222,10 @@ describe('backupModule', () => {
     expect(mountsUnder(plan.paths.snapshotsDirectory)).toEqual([]);
 
     const history = JSON.stringify(await client.workflow.getHandle('it-backup-under-load').fetchHistory());
-    for (const name of secretNames) expect(history).not.toContain(await readSecret(plan.paths.secretsDirectory, name));
-    await saveHistory(client, 'it-backup-under-load', 'backupModule', 'under-load');
-    await saveHistory(client, 'it-backup-under-load-restore-check', 'restoreCheck', 'after-backup');
+    for (const name of secretNames)
+      expect(history).not.toContain(await readSecret(plan.paths.secretsDirectory, name));
+    await saveHistory(client, 'it-backup-under-load', 'backupModule');
+    await saveHistory(client, 'it-backup-under-load-restore-check', 'restoreCheck');
   });
 
   it('finishes after the host agent is killed in the middle of a backup, leaving no freeze and no lock', async () => {
@@ -201,11 +249,15 @@ describe('backupModule', () => {
     expect(result.restoreCheck?.passed).toBe(true);
     expect(readdirSync(path.join(plan.paths.repository, 'locks'))).toEqual([]);
     expect(isFrozen(plan.paths.mountPoint)).toBe(false);
-    await saveHistory(client, 'it-backup-killed-agent', 'backupModule', 'host-agent-killed');
+    await saveHistory(client, 'it-backup-killed-agent', 'backupModule');
   });
 
   it('forgets the snapshots that the spec keeps no longer', async () => {
-    const result = await run<BackupModuleResult>('backupModule', { module: 'usersdb', verify: false }, 'it-backup-retention');
+    const result = await run<BackupModuleResult>(
+      'backupModule',
+      { module: 'usersdb', verify: false },
+      'it-backup-retention',
+    );
 
     // The test spec keeps the last two; everything taken today falls in the same day, week and month.
     expect(result.forgotten).toBe(1);

@@ -58,7 +58,9 @@ describe('reconcileSchedules', () => {
     const description = await client.schedule.getHandle('dbplane-backup-usersdb').describe();
     expect(description.policies.overlap).toBe('SKIP');
     expect(description.policies.catchupWindow).toBe(12 * 3600 * 1000);
-    expect(description.action.type === 'startWorkflow' && description.action.workflowType).toBe('backupModule');
+    expect(description.action.type === 'startWorkflow' && description.action.workflowType).toBe(
+      'backupModule',
+    );
   });
 
   it('updates a changed schedule and keeps an operator pause', async () => {

@@ -30,14 +30,17 @@ function savedHistories(): { workflowType: string; file: string }[] {
 
 describe('saved workflow histories', () => {
   it.each(workflowTypes)('include at least one %s history', (workflowType) => {
-    expect(savedHistories().filter((history) => history.workflowType === workflowType).length).toBeGreaterThan(0);
+    expect(
+      savedHistories().filter((history) => history.workflowType === workflowType).length,
+    ).toBeGreaterThan(0);
   });
 
   it.each(savedHistories().map((history) => [path.relative(historiesDirectory, history.file), history.file]))(
     'replay %s without nondeterminism',
     async (_name, file) => {
       const history = historyFromJSON(JSON.parse(readFileSync(file as string, 'utf8')));
-      await Worker.runReplayHistory({ workflowsPath, replayName: String(_name) }, history);
+      const workflowId = path.basename(file as string, '.json');
+      await Worker.runReplayHistory({ workflowsPath, replayName: String(_name) }, history, workflowId);
     },
   );
 });

@@ -23,7 +23,13 @@ declare module 'vitest' {
 let server: TemporalServer | undefined;
 let environment: TestEnvironment | undefined;
 
-export function testSpec(dataRoot: string, hostName: string, taskQueue: string, port: number, extensions = ['uuid-ossp', 'pgcrypto']): string {
+export function testSpec(
+  dataRoot: string,
+  hostName: string,
+  taskQueue: string,
+  port: number,
+  extensions = ['uuid-ossp', 'pgcrypto'],
+): string {
   return `apiVersion: dbplane/v1
 dataRoot: ${dataRoot}
 hosts:
@@ -44,6 +50,15 @@ modules:
     backup:
       retention: { last: 2, daily: 2, weekly: 1, monthly: 1 }
       checkSubset: 50%
+  agentsdb:
+    enabled: false
+    engine: pgvector
+    version: "16"
+    host: ${hostName}
+    image: docker.io/pgvector/pgvector:pg16
+    port: ${port + 1}
+    volumes:
+      data: { size: 1GiB }
 `;
 }
 

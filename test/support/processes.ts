@@ -76,7 +76,11 @@ export async function waitFor(
 export async function stopAllWorkers(environment: TestEnvironment): Promise<void> {
   let pids: number[] = [];
   try {
-    pids = readFileSync(pidsFile(environment), 'utf8').trim().split('\n').filter(Boolean).map((line) => Number(line.split(' ')[1]));
+    pids = readFileSync(pidsFile(environment), 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => Number(line.split(' ')[1]));
   } catch {
     return;
   }
