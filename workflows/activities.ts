@@ -2,7 +2,7 @@
  * Activity proxies, declared once. Control activities run on the control worker; host
  * activities on the task queue of the host that owns the module's volume.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 
 import type * as controlActivities from '../activities/control/index.js';
 import type * as hostActivities from '../activities/host/index.js';
@@ -40,6 +40,8 @@ export function hostLongSteps(taskQueue: string) {
     taskQueue,
     startToCloseTimeout: '4 hours',
     heartbeatTimeout: '20 seconds',
+    // Cleanup after a cancelled step must not start until the step has stopped its tools.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       maximumAttempts: 10,
       initialInterval: '2 seconds',

@@ -66,6 +66,24 @@ function isFrozen(mountPoint: string): boolean {
   }
 }
 
+function resticProcesses(repository: string): string[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      } catch {
+        return '';
+      }
+    })
+    .filter((command) => command.includes('restic') && command.includes(repository));
+}
+
+async function scrape(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return await response.text();
+}
+
 beforeAll(async () => {
   client = await testClient();
   plan = currentPlan();
@@ -252,6 +270,29 @@ describe('backupModule', () => {
     await saveHistory(client, 'it-backup-killed-agent', 'backupModule');
   });
 
+  it('stops restic and cleans up when a backup is cancelled', async () => {
+    const handle = await client.workflow.start('backupModule', {
+      taskQueue: 'dbplane-control',
+      workflowId: 'it-backup-cancelled',
+      args: [{ module: 'usersdb' }],
+    });
+    await waitFor('the backup to reach restic', async () => {
+      const progress = await handle.query<Progress>('progress').catch(() => undefined);
+      return progress?.phase === 'store';
+    });
+
+    await handle.cancel();
+
+    const failure = await failureOf(handle.result());
+    expect(failure.message).toMatch(/cancel/i);
+    expect(resticProcesses(plan.paths.repository)).toEqual([]);
+    expect(readdirSync(plan.paths.snapshotsDirectory)).toEqual([]);
+    expect(mountsUnder(plan.paths.snapshotsDirectory)).toEqual([]);
+    expect(isFrozen(plan.paths.mountPoint)).toBe(false);
+    expect(readdirSync(path.join(plan.paths.repository, 'locks'))).toEqual([]);
+    await saveHistory(client, 'it-backup-cancelled', 'backupModule');
+  });
+
   it('forgets the snapshots that the spec keeps no longer', async () => {
     const result = await run<BackupModuleResult>(
       'backupModule',
@@ -267,5 +308,21 @@ describe('backupModule', () => {
     const entry = await readCatalogEntry(plan.paths.catalogFile);
     expect(entry?.lastBackup?.snapshotId).toBe(result.snapshotId);
     expect(entry?.lastVerifiedBackup?.snapshotId).not.toBe(result.snapshotId);
+  });
+});
+
+describe('metrics', () => {
+  it('exports the last verified backup and restore check per module, and the SDK metrics', async () => {
+    const port = Number(environment.workerEnvironment.DBPLANE_CONTROL_METRICS_PORT);
+
+    const ours = await scrape(port);
+    const sdk = await scrape(port + 1);
+
+    expect(ours).toMatch(/dbplane_last_backup_success_timestamp_seconds\{module="usersdb"\} \d+/);
+    expect(ours).toMatch(/dbplane_last_restore_check_success_timestamp_seconds\{module="usersdb"\} \d+/);
+    expect(ours).toMatch(/dbplane_activity_duration_seconds_count\{activity="configureDatabase"/);
+    expect(sdk).toMatch(/temporal_workflow_completed\{[^}]*workflow_type="backupModule"/);
+    const hostPort = Number(environment.workerEnvironment.DBPLANE_HOST_METRICS_PORT);
+    expect(await scrape(hostPort)).toMatch(/dbplane_activity_duration_seconds_count\{activity="takeSnapshot"/);
   });
 });
