@@ -8,6 +8,7 @@ import { NotSupportedError, SpecError, ValidationError } from '../lib/errors.js'
 import { connectClient, loadContext, type CommandContext, type GlobalOptions } from './context.js';
 import { exitCodes } from './exit-codes.js';
 import { backup, provision, restoreCheck } from './commands/operations.js';
+import { formatSchedules, manageSchedules } from './commands/schedules.js';
 import { collectStatus, formatStatusTable } from './commands/status.js';
 import { up, type UpReport } from './commands/up.js';
 
@@ -144,6 +145,17 @@ program
       () =>
         `restore check of ${result.snapshotId}: ${result.passed ? 'passed' : 'FAILED'} (${result.filesMatched} files, ${result.tables} tables, ${result.rows} rows, restore ${result.restoreSeconds.toFixed(1)} s)`,
     );
+  });
+
+program
+  .command('schedules [action] [module]')
+  .description('list, pause, unpause or trigger the nightly backup and weekly restore check schedules')
+  .option('--operation <operation>', 'only the backup or the restore-check schedule')
+  .action(async (action: string | undefined, module: string | undefined, options: { operation?: string }) => {
+    const states = await withClient(program.opts(), (context, client) =>
+      manageSchedules(context, client, action ?? 'list', module, options.operation),
+    );
+    print(loadContext(program.opts()), states, () => formatSchedules(states));
   });
 
 program

@@ -59,40 +59,25 @@ function snapshotTags(plan: ModulePlan, snapshotName: string): string[] {
   return [...moduleTags(plan), `snapshot=${snapshotName}`];
 }
 
-/** Settles as the promise does, or rejects with the signal's reason once the signal aborts. */
-async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-}
-
 /**
  * Our backup path: a workflow on the bench task queue whose one activity, backupSnapshot, runs on
  * the in-process worker. Timed from the workflow's start to its result.
  */
 function oursThroughTemporal(client: Client, signal: AbortSignal): BackupStep {
   return async (plan, directory, snapshotName) => {
-    const handle = await client.workflow.start(benchStoreSnapshot, {
-      taskQueue: plan.taskQueue,
-      workflowId: `bench-backup-${snapshotName}-${randomBytes(4).toString('hex')}`,
-      args: [plan, directory, snapshotName],
-    });
-    const result = handle.result();
+    const workflowId = `bench-backup-${snapshotName}-${randomBytes(4).toString('hex')}`;
     try {
-      const stored = await unlessAborted(result, signal);
+      // An interrupt cancels the wait for the result; the worker's shutdown then cancels the activity.
+      const stored = await client.withAbortSignal(signal, () =>
+        client.workflow.execute(benchStoreSnapshot, {
+          taskQueue: plan.taskQueue,
+          workflowId,
+          args: [plan, directory, snapshotName],
+        }),
+      );
       return { resticSeconds: stored.seconds };
     } catch (error) {
-      result.catch(() => undefined);
-      // Shutting the worker down cancels the activity, which kills restic; this ends the workflow too.
-      if (signal.aborted) await handle.terminate('benchmark interrupted').catch(() => undefined);
+      signal.throwIfAborted();
       throw error;
     }
   };
@@ -278,6 +263,8 @@ function median(values: readonly number[]): number {
 /** Sends the SDK's own log lines, warnings and worse, through our logger; leaves signals to us. */
 function installQuietRuntime(logger: Logger): void {
   Runtime.install({
+    // Without forward, the SDK's native part writes its lines to stdout, after our last line.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
     logger: new DefaultLogger('WARN', (entry) => {
       const fields = { ...(entry.meta ?? {}) };
       if (entry.level === 'ERROR') logger.error(entry.message, fields);
@@ -435,6 +422,10 @@ async function main(): Promise<void> {
         ratio: Number(ratio.toFixed(3)),
       }),
     );
+  } catch (error) {
+    // What an interrupt cut short fails in its own words; the interrupt is what happened.
+    signal.throwIfAborted();
+    throw error;
   } finally {
     await rm(root, { recursive: true, force: true });
     stopListening();

@@ -7,13 +7,14 @@ import {
   ParentClosePolicy,
   executeChild,
   log,
+  patched,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 
 import { operationAttributes } from '../lib/search-attributes.js';
-import { control, hostLongSteps } from './activities.js';
+import { control, hostLongSteps, hostSteps } from './activities.js';
 import { ProgressTracker } from './progress.js';
 import { restoreCheck, type RestoreCheckResult } from './restore-check.js';
 
@@ -37,6 +38,7 @@ export interface BackupModuleResult {
 
 const steps = [
   'plan',
+  'server running',
   'snapshot',
   'store',
   'release snapshot',
@@ -66,6 +68,10 @@ export async function backupModule(input: BackupModuleInput): Promise<BackupModu
   try {
     let snapshot;
     let stored;
+    // Runs with this step keep a stopped or crashed server from failing every snapshot attempt.
+    if (patched('backup-starts-stopped-server')) {
+      await progress.step('server running', () => hostSteps(plan.taskQueue).startModuleContainer(plan));
+    }
     try {
       snapshot = await progress.step('snapshot', () => host.takeSnapshot(plan, name));
       const root = snapshot.root;

@@ -114,6 +114,34 @@ describe('dbplane up --once', () => {
     const status = await dbplane(['status', '--json']);
     expect(JSON.parse(status.stdout)[0]).toMatchObject({ module: 'usersdb', state: 'running' });
   });
+
+  it('pauses, unpauses and triggers the schedules', async () => {
+    const paused = await dbplane(['schedules', 'pause', 'usersdb', '--operation', 'backup', '--json']);
+    expect(JSON.parse(paused.stdout)).toEqual([
+      expect.objectContaining({ scheduleId: 'dbplane-backup-usersdb', paused: true }),
+    ]);
+
+    const listed = JSON.parse((await dbplane(['schedules', '--json'])).stdout);
+    expect(listed.map((state: { paused: boolean }) => state.paused).sort()).toEqual([false, true]);
+
+    const unpaused = await dbplane(['schedules', 'unpause', 'usersdb', '--json']);
+    expect(JSON.parse(unpaused.stdout).every((state: { paused: boolean }) => !state.paused)).toBe(true);
+
+    const triggered = await dbplane([
+      'schedules',
+      'trigger',
+      'usersdb',
+      '--operation',
+      'restore-check',
+      '--json',
+    ]);
+    expect(triggered.code, triggered.stderr).toBe(0);
+    const badOperation = await dbplane(['schedules', 'pause', 'usersdb', '--operation', 'vacuum']);
+    expect(badOperation.code).toBe(2);
+    expect(badOperation.stderr).toContain(
+      '--operation: expected one of backup, restore-check, received "vacuum"',
+    );
+  });
 });
 
 describe('bad input on the command line', () => {

@@ -293,6 +293,24 @@ describe('backupModule', () => {
     await saveHistory(client, 'it-backup-cancelled', 'backupModule');
   });
 
+  it('brings a killed database server back before it takes the snapshot', async () => {
+    execFileSync('podman', ['kill', plan.containerName]);
+
+    const result = await run<BackupModuleResult>(
+      'backupModule',
+      { module: 'usersdb' },
+      'it-backup-killed-database',
+    );
+
+    expect(result.restoreCheck?.passed).toBe(true);
+    expect(
+      execFileSync('podman', ['inspect', '--format', '{{.State.Status}}', plan.containerName], {
+        encoding: 'utf8',
+      }).trim(),
+    ).toBe('running');
+    await saveHistory(client, 'it-backup-killed-database', 'backupModule');
+  });
+
   it('forgets the snapshots that the spec keeps no longer', async () => {
     const result = await run<BackupModuleResult>(
       'backupModule',
@@ -300,7 +318,7 @@ describe('backupModule', () => {
       'it-backup-retention',
     );
 
-    // The test spec keeps the last two; everything taken today falls in the same day, week and month.
+    // The test spec keeps the last two, and every earlier backup applied it too: one more is too many.
     expect(result.forgotten).toBe(1);
     expect(result.restoreCheck).toBeUndefined();
     const repository = moduleRepository(plan, createLogger('test'));
@@ -323,6 +341,8 @@ describe('metrics', () => {
     expect(ours).toMatch(/dbplane_activity_duration_seconds_count\{activity="configureDatabase"/);
     expect(sdk).toMatch(/temporal_workflow_completed\{[^}]*workflow_type="backupModule"/);
     const hostPort = Number(environment.workerEnvironment.DBPLANE_HOST_METRICS_PORT);
-    expect(await scrape(hostPort)).toMatch(/dbplane_activity_duration_seconds_count\{activity="takeSnapshot"/);
+    expect(await scrape(hostPort)).toMatch(
+      /dbplane_activity_duration_seconds_count\{activity="takeSnapshot"/,
+    );
   });
 });

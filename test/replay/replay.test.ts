@@ -20,7 +20,10 @@ function savedHistories(): { workflowType: string; file: string }[] {
     const directory = path.join(historiesDirectory, workflowType);
     let files: string[] = [];
     try {
-      files = readdirSync(directory).filter((name) => name.endsWith('.json'));
+      // Histories recorded before a change live in sub-folders named for the patch that guards it.
+      files = readdirSync(directory, { recursive: true, encoding: 'utf8' }).filter((name) =>
+        name.endsWith('.json'),
+      );
     } catch {
       files = [];
     }
