@@ -2,11 +2,12 @@
  * The dbplane command line.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 
 import { NotSupportedError, SpecError, ValidationError } from '../lib/errors.js';
 import { connectClient, loadContext, type CommandContext, type GlobalOptions } from './context.js';
 import { exitCodes } from './exit-codes.js';
+import { describeBackup, describeProvision, describeRestoreCheck } from './format.js';
 import { backup, provision, restoreCheck } from './commands/operations.js';
 import { formatSchedules, manageSchedules } from './commands/schedules.js';
 import { collectStatus, formatStatusTable } from './commands/status.js';
@@ -46,18 +47,16 @@ function describeFailure(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function print(context: CommandContext | undefined, value: unknown, text: () => string): void {
-  process.stdout.write(context?.json ? `${JSON.stringify(value)}\n` : `${text()}\n`);
-}
-
-async function withClient<T>(
-  options: GlobalOptions,
-  run: (context: CommandContext, client: import('@temporalio/client').Client) => Promise<T>,
-): Promise<T> {
-  const context = loadContext(options);
+/** Runs a command with a context and a client, then prints its result as JSON or as text. */
+async function runWithClient<T>(
+  run: (context: CommandContext, client: Client) => Promise<T>,
+  describe: (result: T) => string,
+): Promise<void> {
+  const context = loadContext(program.opts<GlobalOptions>());
   const { client } = await connectClient(context);
   try {
-    return await run(context, client);
+    const result = await run(context, client);
+    process.stdout.write(context.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   } finally {
     await client.connection.close();
   }
@@ -104,12 +103,9 @@ program
   .command('provision <module>')
   .description('create or repair a module: volume, secrets, container, database')
   .action(async (module: string) => {
-    const outcome = await withClient(program.opts(), (context, client) => provision(context, client, module));
-    print(
-      loadContext(program.opts()),
-      outcome,
-      () =>
-        `provisioned ${outcome.result.module} on port ${outcome.result.port} (${outcome.result.created.join(', ') || 'nothing new'})`,
+    await runWithClient(
+      (context, client) => provision(context, client, module),
+      (outcome) => describeProvision(outcome.result),
     );
   });
 
@@ -118,15 +114,9 @@ program
   .description('take a consistent backup of a module and prove it with a restore check')
   .option('--no-verify', 'skip the restore check (the backup is then not reported as verified)')
   .action(async (module: string, options: { verify: boolean }) => {
-    const outcome = await withClient(program.opts(), (context, client) =>
-      backup(context, client, module, options.verify),
-    );
-    const result = outcome.result;
-    print(
-      loadContext(program.opts()),
-      outcome,
-      () =>
-        `backup ${result.snapshotId} of ${result.module}: ${result.bytes} bytes in ${result.seconds.toFixed(1)} s, restore check ${result.restoreCheck ? (result.restoreCheck.passed ? 'passed' : 'FAILED') : 'skipped'}`,
+    await runWithClient(
+      (context, client) => backup(context, client, module, options.verify),
+      (outcome) => describeBackup(outcome.result),
     );
   });
 
@@ -135,15 +125,9 @@ program
   .description('restore a backup into scratch space and verify it')
   .option('--snapshot <id>', 'the restic snapshot to check (default: the newest)')
   .action(async (module: string, options: { snapshot?: string }) => {
-    const outcome = await withClient(program.opts(), (context, client) =>
-      restoreCheck(context, client, module, options.snapshot),
-    );
-    const result = outcome.result;
-    print(
-      loadContext(program.opts()),
-      outcome,
-      () =>
-        `restore check of ${result.snapshotId}: ${result.passed ? 'passed' : 'FAILED'} (${result.filesMatched} files, ${result.tables} tables, ${result.rows} rows, restore ${result.restoreSeconds.toFixed(1)} s)`,
+    await runWithClient(
+      (context, client) => restoreCheck(context, client, module, options.snapshot),
+      (outcome) => describeRestoreCheck(outcome.result),
     );
   });
 
@@ -152,18 +136,17 @@ program
   .description('list, pause, unpause or trigger the nightly backup and weekly restore check schedules')
   .option('--operation <operation>', 'only the backup or the restore-check schedule')
   .action(async (action: string | undefined, module: string | undefined, options: { operation?: string }) => {
-    const states = await withClient(program.opts(), (context, client) =>
-      manageSchedules(context, client, action ?? 'list', module, options.operation),
+    await runWithClient(
+      (context, client) => manageSchedules(context, client, action ?? 'list', module, options.operation),
+      formatSchedules,
     );
-    print(loadContext(program.opts()), states, () => formatSchedules(states));
   });
 
 program
   .command('status')
   .description('show each module, its last backup and restore check, and its schedules')
   .action(async () => {
-    const statuses = await withClient(program.opts(), (context, client) => collectStatus(context, client));
-    print(loadContext(program.opts()), statuses, () => formatStatusTable(statuses));
+    await runWithClient((context, client) => collectStatus(context, client), formatStatusTable);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

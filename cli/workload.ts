@@ -15,9 +15,10 @@ import { withModuleConnection } from '../lib/postgres.js';
 
 async function passwordFile(plan: ModulePlan): Promise<string> {
   const file = path.join(plan.paths.secretsDirectory, 'pgpass');
+  const prefix = `${plan.address}:${plan.port}:${plan.database}`;
   const lines = [
-    `${plan.address}:${plan.port}:${plan.database}:${plan.roles.owner}:${await readSecret(plan.paths.secretsDirectory, 'owner')}`,
-    `${plan.address}:${plan.port}:${plan.database}:${plan.roles.readWrite}:${await readSecret(plan.paths.secretsDirectory, 'read-write')}`,
+    `${prefix}:${plan.roles.owner}:${await readSecret(plan.paths.secretsDirectory, 'owner')}`,
+    `${prefix}:${plan.roles.readWrite}:${await readSecret(plan.paths.secretsDirectory, 'read-write')}`,
   ];
   await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
   await chmod(file, 0o600);

@@ -14,6 +14,7 @@ import { runCommand } from '../../lib/process.js';
 import { readSecret } from '../../lib/secrets.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
+import { workFolder } from '../../lib/work-folders.js';
 import { toolPath } from '../../lib/tools.js';
 import { activityLogger } from '../logging.js';
 import {
@@ -36,10 +37,7 @@ export interface RestoredSnapshot {
 }
 
 function restoreFolder(plan: ModulePlan, restoreId: string): string {
-  if (!/^[A-Za-z0-9-]{1,80}$/.test(restoreId)) {
-    throw new ValidationError('restoreId', 'letters, digits and dashes', JSON.stringify(restoreId));
-  }
-  return path.join(plan.paths.scratchDirectory, restoreId);
+  return workFolder(plan.paths.scratchDirectory, 'restoreId', restoreId);
 }
 
 /** Restores the given snapshot, or the module's newest, into a scratch folder. */

@@ -7,10 +7,10 @@ import path from 'node:path';
 
 import { Context } from '@temporalio/activity';
 
-import { ValidationError } from '../../lib/errors.js';
 import { connectToModule } from '../../lib/postgres.js';
 import { runCommand } from '../../lib/process.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
+import { workFolder } from '../../lib/work-folders.js';
 import { activityLogger } from '../logging.js';
 import { freezeFilesystem } from './freeze.js';
 import { writeManifest, type ManifestSummary } from './manifest.js';
@@ -35,10 +35,7 @@ export interface Snapshot {
 }
 
 function snapshotFolder(plan: ModulePlan, snapshotId: string): string {
-  if (!/^[A-Za-z0-9-]{1,80}$/.test(snapshotId)) {
-    throw new ValidationError('snapshotId', 'letters, digits and dashes', JSON.stringify(snapshotId));
-  }
-  return path.join(plan.paths.snapshotsDirectory, snapshotId);
+  return workFolder(plan.paths.snapshotsDirectory, 'snapshotId', snapshotId);
 }
 
 async function copyWal(live: string, copy: string, firstFile: string, lastFile: string): Promise<number> {

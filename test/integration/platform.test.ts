@@ -84,6 +84,20 @@ async function scrape(port: number): Promise<string> {
   return await response.text();
 }
 
+/** Starts a backup of usersdb and returns once its progress query reports the given phase. */
+async function startBackupUntilPhase(workflowId: string, phase: string) {
+  const handle = await client.workflow.start('backupModule', {
+    taskQueue: 'dbplane-control',
+    workflowId,
+    args: [{ module: 'usersdb' }],
+  });
+  await waitFor(`the backup to reach ${phase}`, async () => {
+    const progress = await handle.query<Progress>('progress').catch(() => undefined);
+    return progress?.phase === phase;
+  });
+  return handle;
+}
+
 beforeAll(async () => {
   client = await testClient();
   plan = currentPlan();
@@ -247,15 +261,7 @@ describe('backupModule', () => {
   });
 
   it('finishes after the host agent is killed in the middle of a backup, leaving no freeze and no lock', async () => {
-    const handle = await client.workflow.start('backupModule', {
-      taskQueue: 'dbplane-control',
-      workflowId: 'it-backup-killed-agent',
-      args: [{ module: 'usersdb' }],
-    });
-    await waitFor('the backup to reach restic', async () => {
-      const progress = await handle.query<Progress>('progress').catch(() => undefined);
-      return progress?.phase === 'store';
-    });
+    const handle = await startBackupUntilPhase('it-backup-killed-agent', 'store');
     const agent = workerPid(environment, 'host-agent');
     process.kill(agent, 'SIGKILL');
     await waitFor('the host agent to die', () => !isAlive(agent));
@@ -271,15 +277,7 @@ describe('backupModule', () => {
   });
 
   it('stops restic and cleans up when a backup is cancelled', async () => {
-    const handle = await client.workflow.start('backupModule', {
-      taskQueue: 'dbplane-control',
-      workflowId: 'it-backup-cancelled',
-      args: [{ module: 'usersdb' }],
-    });
-    await waitFor('the backup to reach restic', async () => {
-      const progress = await handle.query<Progress>('progress').catch(() => undefined);
-      return progress?.phase === 'store';
-    });
+    const handle = await startBackupUntilPhase('it-backup-cancelled', 'store');
 
     await handle.cancel();
 
