@@ -276,6 +276,21 @@ describe('backupModule', () => {
     await saveHistory(client, 'it-backup-killed-agent', 'backupModule');
   });
 
+  it('lets a running step finish when the host agent is told to stop, and the backup completes', async () => {
+    const handle = await startBackupUntilPhase('it-backup-agent-stopped', 'store');
+    const agent = workerPid(environment, 'host-agent');
+
+    process.kill(agent, 'SIGTERM');
+    await waitFor('the host agent to shut down', () => !isAlive(agent), 60_000);
+
+    expect(resticProcesses(plan.paths.repository)).toEqual([]);
+    expect(isFrozen(plan.paths.mountPoint)).toBe(false);
+    startWorker(environment, 'host-agent');
+    const result = (await handle.result()) as BackupModuleResult;
+    expect(result.restoreCheck?.passed).toBe(true);
+    expect(readdirSync(path.join(plan.paths.repository, 'locks'))).toEqual([]);
+  });
+
   it('stops restic and cleans up when a backup is cancelled', async () => {
     const handle = await startBackupUntilPhase('it-backup-cancelled', 'store');
 
