@@ -11,7 +11,7 @@ import { describeBackup, describeProvision, describeRestoreCheck } from './forma
 import { backup, provision, restoreCheck } from './commands/operations.js';
 import { formatSchedules, manageSchedules } from './commands/schedules.js';
 import { collectStatus, formatStatusTable } from './commands/status.js';
-import { up, type UpReport } from './commands/up.js';
+import { InterruptedError, up, type UpReport } from './commands/up.js';
 
 function integer(field: string) {
   return (value: string) => {
@@ -26,6 +26,7 @@ function integer(field: string) {
 }
 
 function exitCodeFor(error: unknown): number {
+  if (error instanceof InterruptedError) return exitCodes.interrupted;
   if (error instanceof ValidationError || error instanceof SpecError || error instanceof NotSupportedError)
     return exitCodes.badInput;
   if (error instanceof WorkflowFailedError) return exitCodes.operationFailed;

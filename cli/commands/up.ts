@@ -9,6 +9,7 @@ import { supportedModules, type ModuleName } from '../../lib/names.js';
 import { enabledModules, planModule } from '../../lib/spec/plan.js';
 import { reconcileSchedules, type ReconcileReport } from '../../schedules/reconcile.js';
 import type { BackupModuleResult } from '../../workflows/backup-module.js';
+import type { TemporalServer } from '../../lib/temporal-server.js';
 import { connectClient, type CommandContext } from '../context.js';
 import { hasControlWorker } from '../operations.js';
 import { startWorkers } from '../workers.js';
@@ -86,6 +87,65 @@ async function backupUnderLoad(
   }
 }
 
+/** Raised when Ctrl-C stops `up` in the middle of its work. */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+
+  constructor(signal: string) {
+    super(`stopped by ${signal}; workflows already started go on when the workers run again`);
+  }
+}
+
+/** A promise that rejects on the first SIGINT or SIGTERM, so work in progress can stop waiting. */
+function waitForStopSignal(): { received: Promise<never>; dispose(): void } {
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const received = new Promise<never>((_, reject) => {
+    onSignal = (signal) => reject(new InterruptedError(signal));
+  });
+  received.catch(() => undefined);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    received,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+async function runOnce(
+  context: CommandContext,
+  client: Client,
+  server: TemporalServer,
+  options: UpOptions,
+  report: UpReport,
+): Promise<void> {
+  await waitForWorkers(client, context.config.namespace, 120_000);
+
+  say(context, 'reconciling schedules from the spec');
+  report.schedules = await reconcileSchedules(client, context.spec, context.logger);
+
+  for (const module of enabledModules(context.spec)) {
+    if (!supportedModules.includes(module)) {
+      report.modules[module] = 'not supported yet';
+      continue;
+    }
+    say(context, `provisioning ${module}`);
+    await provision(context, client, module);
+    report.modules[module] = 'running';
+  }
+
+  if (report.modules.usersdb === 'running') {
+    await backupUnderLoad(context, client, 'usersdb', options.scale, report);
+  }
+  report.ok = report.restoreCheck?.passed ?? report.modules.usersdb !== 'running';
+
+  const statuses = await collectStatus(context, client);
+  process.stdout.write(`${formatStatusTable(statuses)}\n`);
+  if (server.uiUrl) process.stdout.write(`Temporal Web UI: ${server.uiUrl}\n`);
+}
+
 /** Runs the main job; resolves with the report once done (with --once) or once interrupted. */
 export async function up(context: CommandContext, options: UpOptions): Promise<UpReport> {
   const report: UpReport = { ok: false, modules: {} };
@@ -100,42 +160,20 @@ export async function up(context: CommandContext, options: UpOptions): Promise<U
 
   say(context, 'starting the control worker and the host agent');
   const workers = startWorkers(context.dataRoot, server.address, context.logger);
+  const stopSignal = waitForStopSignal();
   try {
-    await waitForWorkers(client, context.config.namespace, 120_000);
-
-    say(context, 'reconciling schedules from the spec');
-    report.schedules = await reconcileSchedules(client, context.spec, context.logger);
-
-    for (const module of enabledModules(context.spec)) {
-      if (!supportedModules.includes(module)) {
-        report.modules[module] = 'not supported yet';
-        continue;
-      }
-      say(context, `provisioning ${module}`);
-      await provision(context, client, module);
-      report.modules[module] = 'running';
-    }
-
-    if (report.modules.usersdb === 'running')
-      await backupUnderLoad(context, client, 'usersdb', options.scale, report);
-    report.ok = report.restoreCheck?.passed ?? report.modules.usersdb !== 'running';
-
-    const statuses = await collectStatus(context, client);
-    process.stdout.write(`${formatStatusTable(statuses)}\n`);
-    if (server.uiUrl) process.stdout.write(`Temporal Web UI: ${server.uiUrl}\n`);
+    await Promise.race([runOnce(context, client, server, options, report), stopSignal.received]);
 
     if (!options.once) {
       say(context, 'running; press Ctrl-C to stop the workers');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      await stopSignal.received.catch(() => undefined);
     }
   } catch (error) {
     report.ok = false;
     report.error = (error as Error).message;
     throw Object.assign(error as Error, { report });
   } finally {
+    stopSignal.dispose();
     say(context, 'stopping the workers');
     await workers.stop();
     if (server.started) {

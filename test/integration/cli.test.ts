@@ -2,8 +2,8 @@
  * The dbplane command as an operator runs it: `up --once` twice on its own data root, namespace
  * and host, against the shared Temporal server; and clear exits for bad input.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -15,7 +15,7 @@ import { registerSearchAttributes } from '../../lib/temporal-server.js';
 import { testEnvironment } from '../support/client.js';
 import { cleanUpDataRoot } from '../support/cleanup.js';
 import { testSpec } from '../support/global-setup.js';
-import { projectRoot } from '../support/processes.js';
+import { projectRoot, waitFor } from '../support/processes.js';
 
 const execFileAsync = promisify(execFile);
 const environment = testEnvironment();
@@ -29,6 +29,16 @@ interface CommandResult {
   stderr: string;
 }
 
+async function commandEnvironment(): Promise<Record<string, string>> {
+  return {
+    TEMPORAL_ADDRESS: environment.temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+    DBPLANE_SPEC: specFile,
+    DBPLANE_CONTROL_METRICS_PORT: String(await freeLoopbackPort()),
+    DBPLANE_HOST_METRICS_PORT: String(await freeLoopbackPort()),
+  };
+}
+
 async function dbplane(
   args: string[],
   extraEnvironment: Record<string, string> = {},
@@ -38,15 +48,7 @@ async function dbplane(
       process.execPath,
       [path.join(projectRoot, 'bin', 'dbplane.js'), ...args],
       {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: environment.temporalAddress,
-          TEMPORAL_NAMESPACE: namespace,
-          DBPLANE_SPEC: specFile,
-          DBPLANE_CONTROL_METRICS_PORT: String(await freeLoopbackPort()),
-          DBPLANE_HOST_METRICS_PORT: String(await freeLoopbackPort()),
-          ...extraEnvironment,
-        },
+        env: { ...process.env, ...(await commandEnvironment()), ...extraEnvironment },
         maxBuffer: 64 * 1024 * 1024,
       },
     );
@@ -141,6 +143,51 @@ describe('dbplane up --once', () => {
     expect(badOperation.stderr).toContain(
       '--operation: expected one of backup, restore-check, received "vacuum"',
     );
+  });
+});
+
+function childrenOf(pid: number, script: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+        return parent === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(script);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('dbplane up, running until Ctrl-C', () => {
+  it('restarts a worker that dies, and stops cleanly on SIGINT', async () => {
+    const child = spawn(
+      process.execPath,
+      [path.join(projectRoot, 'bin', 'dbplane.js'), 'up', '--scale', '1'],
+      {
+        env: { ...process.env, ...(await commandEnvironment()) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await waitFor('up to finish its first round', () => stdout.includes('MODULE'), 300_000);
+
+    const [agent] = childrenOf(child.pid ?? 0, 'host-agent.js');
+    expect(agent).toBeDefined();
+    process.kill(agent as number, 'SIGKILL');
+    await waitFor(
+      'a new host agent',
+      () => childrenOf(child.pid ?? 0, 'host-agent.js').some((pid) => pid !== agent),
+      30_000,
+    );
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(lastJson(stdout)).toMatchObject({ ok: true });
+    expect(childrenOf(child.pid ?? 0, 'workers/')).toEqual([]);
   });
 });
 
