@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -37,7 +37,7 @@ import { ensureSecrets } from '../lib/secrets.js';
 import { validateSpec } from '../lib/spec/load.js';
 import { planModule, type ModulePlan } from '../lib/spec/plan.js';
 import { ensureTemporalServer } from '../lib/temporal-server.js';
-import { benchStoreSnapshot } from './bench-workflow.js';
+import type { benchStoreSnapshot } from './bench-workflow.js';
 
 const mebibyte = 1024 * 1024;
 const pageBytes = 8192;
@@ -69,7 +69,7 @@ function oursThroughTemporal(client: Client, signal: AbortSignal): BackupStep {
     try {
       // An interrupt cancels the wait for the result; the worker's shutdown then cancels the activity.
       const stored = await client.withAbortSignal(signal, () =>
-        client.workflow.execute(benchStoreSnapshot, {
+        client.workflow.execute<typeof benchStoreSnapshot>('benchStoreSnapshot', {
           taskQueue: plan.taskQueue,
           workflowId,
           args: [plan, directory, snapshotName],
@@ -252,6 +252,14 @@ async function generateDatabaseLikeDirectory(directory: string, sizeMebibytes: n
   await writeFile(path.join(directory, 'PG_VERSION'), '15\n');
 }
 
+async function isDirectory(candidate: string): Promise<boolean> {
+  try {
+    return (await stat(candidate)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -276,6 +284,15 @@ function installQuietRuntime(logger: Logger): void {
 
 type Side = 'ours' | 'bare';
 
+interface BenchInput {
+  root: string;
+  plan: ModulePlan;
+  directory: string;
+  rounds: number;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
 interface RoundsInput extends BenchInput {
   sides: Record<Side, BackupStep>;
 }
@@ -297,7 +314,7 @@ async function runRounds(input: RoundsInput): Promise<Record<Side, number[]>> {
       const seconds = (performance.now() - started) / 1000;
       timings[side].push(seconds);
       const inside =
-        report.resticSeconds === undefined ? '' : ` (restic ${report.resticSeconds.toFixed(2)} s)`;
+        report.resticSeconds === undefined ? '' : ` (restic reports ${report.resticSeconds.toFixed(2)} s)`;
       line.push(`${side} ${seconds.toFixed(2)} s${inside}`);
 
       await rm(repository.repository, { recursive: true, force: true });
@@ -326,15 +343,6 @@ function abortOnSignals(controller: AbortController, logger: Logger): () => void
   };
 }
 
-interface BenchInput {
-  root: string;
-  plan: ModulePlan;
-  directory: string;
-  rounds: number;
-  logger: Logger;
-  signal: AbortSignal;
-}
-
 /**
  * Starts a Temporal dev server under the root and a worker for the plan's task queue, runs the
  * rounds while the worker runs, and stops both again, whether the rounds succeed or not.
@@ -349,25 +357,24 @@ async function runWithTemporal(input: BenchInput): Promise<Record<Side, number[]
     try {
       const clientConnection = await Connection.connect({ address: server.address });
       try {
-        const worker = await Worker.create({
-          connection: workerConnection,
-          taskQueue: plan.taskQueue,
-          workflowsPath,
-          activities: { backupSnapshot },
-        });
-        const bytes = await warmPageCache(input.directory);
-        console.log(
-          `directory: ${input.directory} (${(bytes / mebibyte).toFixed(0)} MiB, read once to warm the cache)`,
-        );
         console.log(
           'ours: Temporal workflow benchStoreSnapshot -> host activity backupSnapshot -> restic driver ' +
-            `(restic backup --json, progress as heartbeats); worker in this process, server ${server.address}`,
+            '(restic backup --json, progress as heartbeats); ' +
+            `worker in this process, dev server ${server.address}`,
         );
         console.log('bare: restic backup with the same repository flags, host, tags and directory argument');
         console.log(
           `${input.rounds} rounds, fresh repositories each round, alternating which side goes first`,
         );
 
+        // Nothing may fail between creating the worker and running it: a worker that never ran keeps
+        // its connection, and this process, alive.
+        const worker = await Worker.create({
+          connection: workerConnection,
+          taskQueue: plan.taskQueue,
+          workflowsPath,
+          activities: { backupSnapshot },
+        });
         const sides: Record<Side, BackupStep> = {
           ours: oursThroughTemporal(new Client({ connection: clientConnection }), signal),
           bare: bareRestic(logger, signal),
@@ -401,6 +408,9 @@ async function main(): Promise<void> {
     console.log(`restic: ${tool.binary} (${tool.version.text})`);
 
     let directory = options.directory;
+    if (directory && !(await isDirectory(directory))) {
+      throw new ValidationError('--directory', 'an existing directory', JSON.stringify(directory));
+    }
     if (!directory) {
       directory = path.join(root, 'pgdata');
       const started = performance.now();
@@ -408,6 +418,10 @@ async function main(): Promise<void> {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       console.log(`generated ${options.sizeMebibytes} MiB database-like directory in ${seconds} s`);
     }
+    const bytes = await warmPageCache(directory);
+    console.log(
+      `directory: ${directory} (${(bytes / mebibyte).toFixed(0)} MiB, read once to warm the cache)`,
+    );
     signal.throwIfAborted();
 
     const timings = await runWithTemporal({ root, plan, directory, rounds: options.rounds, logger, signal });

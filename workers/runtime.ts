@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import { Context } from '@temporalio/activity';
 import {
   DefaultLogger,
+  makeTelemetryFilterString,
   NativeConnection,
   Runtime,
   type ActivityInboundCallsInterceptor,
@@ -28,6 +29,8 @@ export function installRuntime(component: string, metricsPort: number): Logger {
       logger[level](entry.message, { ...(entry.meta ?? {}) });
     }),
     telemetryOptions: {
+      // The SDK's native side logs through our logger too, not to stdout in its own format.
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
       metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort + 1}` } },
     },
   });

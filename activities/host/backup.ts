@@ -28,7 +28,8 @@ export async function backupSnapshot(
   const context = Context.current();
   const repository = moduleRepository(plan, log);
 
-  await ensureRepository(repository);
+  // The backup itself fails on a wrong password, so the repository's password is not checked twice.
+  await ensureRepository(repository, { verifyPassword: false });
   await unlockStale(repository);
   const result = await backup(repository, {
     directory: snapshotRoot,

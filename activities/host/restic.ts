@@ -7,7 +7,7 @@
  * restore puts the directory at <target>/<name> whatever its absolute path was at backup time. The
  * snapshot's `paths` still hold the absolute path; restic finds the parent snapshot by it.
  */
-import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { CommandFailedError, ValidationError } from '../../lib/errors.js';
@@ -392,11 +392,22 @@ async function repositoryExists(repository: ResticRepository): Promise<boolean> 
   }
 }
 
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
+}
+
 /**
  * Makes sure the repository exists: opens it, and initialises it only when there is none. Idempotent.
  * A wrong password rejects with RepositoryPasswordError; it never leads to a second init.
  */
-export async function ensureRepository(repository: ResticRepository): Promise<'created' | 'existing'> {
+export async function ensureRepository(
+  repository: ResticRepository,
+  options: { verifyPassword?: boolean } = {},
+): Promise<'created' | 'existing'> {
+  // restic writes a repository's config after its key: where the file is, the repository is whole. Callers
+  // that run restic next anyway skip the check of the password, which that run makes too.
+  const config = localRepositoryPath(repository, 'config');
+  if (options.verifyPassword === false && config !== undefined && (await isFile(config))) return 'existing';
   if (await repositoryExists(repository)) return 'existing';
 
   await mkdir(path.dirname(path.resolve(repository.repository)), { recursive: true });
@@ -564,5 +575,18 @@ export async function restore(repository: ResticRepository, request: RestoreRequ
 
 /** Removes locks left by restic processes that no longer run; locks of live processes stay. */
 export async function unlockStale(repository: ResticRepository): Promise<void> {
+  // Every restic start derives the repository key (about half a second); an empty local locks folder
+  // has nothing to unlock, so the start is skipped.
+  const locks = localRepositoryPath(repository, 'locks');
+  if (locks !== undefined) {
+    const entries = await readdir(locks).catch(() => undefined);
+    if (entries !== undefined && entries.length === 0) return;
+  }
   await runRestic(repository, ['unlock']);
+}
+
+/** A path inside a repository on the local filesystem; undefined for remote repositories (s3:, sftp:, rest:). */
+function localRepositoryPath(repository: ResticRepository, ...segments: string[]): string | undefined {
+  if (/^[a-z0-9]+:/i.test(repository.repository)) return undefined;
+  return path.join(path.resolve(repository.repository), ...segments);
 }
