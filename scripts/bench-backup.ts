@@ -24,12 +24,9 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 
 import { backupSnapshot } from '../activities/host/backup.js';
 import { moduleRepository, moduleTags } from '../activities/host/repository.js';
-import {
-  buildGlobalArguments,
-  detectRestic,
-  ensureRepository,
-  type ResticRepository,
-} from '../activities/host/restic.js';
+import { ensureRepository, type ResticRepository } from '../activities/host/restic.js';
+import { buildGlobalArguments } from '../activities/host/restic-arguments.js';
+import { detectRestic } from '../activities/host/restic-version.js';
 import { ValidationError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { runCommand } from '../lib/process.js';

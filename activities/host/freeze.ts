@@ -13,8 +13,9 @@ import { projectRoot } from '../../lib/config.js';
 import { CommandFailedError, ValidationError, type CommandFailure } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { runCommand } from '../../lib/process.js';
+import { isMountPoint } from './mount-table.js';
+import { resolveHostTool } from './mount-tools.js';
 import { thawWatchdogExitCodes } from './thaw-watchdog.js';
-import { isMountPoint, resolveHostTool } from './volume-driver.js';
 
 export interface FreezeOptions {
   /** The watchdog thaws the filesystem this long after the freeze took hold. */

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 
 import { postgresBinaryDirectory } from '../../lib/tools.js';
 import type { ModulePlan } from '../../lib/spec/plan.js';
-import type { ContainerSpec } from './container-driver.js';
+import type { ContainerSpec } from './container-arguments.js';
 
 /** Where a module's volume appears inside its containers. */
 export const volumeTarget = '/var/lib/dbplane';

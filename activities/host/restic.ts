@@ -13,8 +13,25 @@ import path from 'node:path';
 import { CommandFailedError, ValidationError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { runCommand, type RunResult } from '../../lib/process.js';
-import { toolPath } from '../../lib/tools.js';
+import {
+  buildBackupArguments,
+  buildCheckArguments,
+  buildForgetArguments,
+  buildGlobalArguments,
+  buildRestoreArguments,
+  buildSnapshotsArguments,
+  type CheckOptions,
+  type SnapshotFilter,
+} from './restic-arguments.js';
 import { classifyResticFailure, RepositoryMissingError } from './restic-errors.js';
+import {
+  parseBackupLine,
+  parseRestoreLine,
+  parseSnapshots,
+  type BackupEvent,
+  type Snapshot,
+} from './restic-output.js';
+import { detectRestic } from './restic-version.js';
 
 /** Where one restic repository is and how to open it; every driver function takes one. */
 export interface ResticRepository {
@@ -29,21 +46,6 @@ export interface ResticRepository {
   signal?: AbortSignal;
   /** The restic binary; toolPath('restic') when absent. */
   binary?: string;
-}
-
-/** A restic release, read from `restic version`. */
-export interface ResticVersion {
-  major: number;
-  minor: number;
-  patch: number;
-  /** The first line of `restic version`. */
-  text: string;
-}
-
-/** Flags that only some restic versions understand. */
-export interface ResticCapabilities {
-  /** `--retry-lock` (0.16+): wait for a conflicting lock instead of failing at once. */
-  retryLock: boolean;
 }
 
 /** Progress of a long command, as a percentage (0-100) and bytes. */
@@ -73,32 +75,6 @@ export interface BackupResult {
   seconds: number;
 }
 
-/** One snapshot as `restic snapshots --json` lists it. */
-export interface Snapshot {
-  id: string;
-  shortId: string;
-  /** ISO 8601, as restic wrote it (nanoseconds, the backing-up host's offset). */
-  time: string;
-  tags: string[];
-  hostname: string;
-  paths: string[];
-}
-
-/** Which snapshots listSnapshots() returns; an empty filter returns all. */
-export interface SnapshotFilter {
-  /** Only snapshots that carry every one of these tags. */
-  tags?: readonly string[];
-  host?: string;
-  /** Only these snapshots (full or short ids). */
-  ids?: readonly string[];
-}
-
-/** How thorough check() is. */
-export interface CheckOptions {
-  /** How much of the data packs to read back and verify, such as "10%". */
-  readDataSubset: string;
-}
-
 /** Which snapshot restore() writes out, and where. */
 export interface RestoreRequest {
   snapshotId: string;
@@ -109,18 +85,7 @@ export interface RestoreRequest {
   progressIntervalMilliseconds?: number;
 }
 
-/** A line of `restic backup --json` that the driver acts on. */
-export type BackupEvent =
-  | { type: 'status'; percent: number; bytesDone: number; bytesTotal: number }
-  | ({ type: 'summary' } & Omit<BackupResult, 'seconds'> & { seconds: number | undefined })
-  | { type: 'error'; item: string; message: string };
-
-/** How long every restic call waits for another process's conflicting lock (restic 0.16+). */
-export const lockWait = '2m';
-
 const defaultProgressIntervalMilliseconds = 1_000;
-const snapshotIdPattern = /^[0-9a-f]{8,64}$/;
-const subsetPattern = /^\d{1,3}(\.\d+)?%$/;
 
 // Inherited RESTIC_* variables would override or conflict with the flags we pass.
 const resticEnvironment: Record<string, string | undefined> = {
@@ -131,186 +96,6 @@ const resticEnvironment: Record<string, string | undefined> = {
   RESTIC_REPOSITORY_FILE: undefined,
 };
 
-/** The cache directory restic uses under a host's data root. */
-export function resticCacheDirectory(dataRoot: string): string {
-  return path.join(dataRoot, 'cache', 'restic');
-}
-
-/** Reads the version out of `restic version` output. */
-export function parseResticVersion(output: string): ResticVersion {
-  const text = output.trim().split('\n')[0] ?? '';
-  const match = /^restic (\d+)\.(\d+)\.(\d+)/.exec(text);
-  if (!match) throw new ValidationError('restic version', 'a line "restic X.Y.Z ..."', JSON.stringify(text));
-  return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]), text };
-}
-
-/** The optional flags a restic version supports. */
-export function resticCapabilities(version: ResticVersion): ResticCapabilities {
-  const atLeast = (major: number, minor: number) =>
-    version.major > major || (version.major === major && version.minor >= minor);
-  return { retryLock: atLeast(0, 16) };
-}
-
-/** Flags every restic call starts with: repository, password file, cache, lock wait. */
-export function buildGlobalArguments(
-  repository: Pick<ResticRepository, 'repository' | 'passwordFile' | 'cacheDirectory'>,
-  capabilities: ResticCapabilities,
-): string[] {
-  return [
-    '--repo',
-    path.resolve(repository.repository),
-    '--password-file',
-    path.resolve(repository.passwordFile),
-    '--cache-dir',
-    path.resolve(repository.cacheDirectory),
-    ...(capabilities.retryLock ? ['--retry-lock', lockWait] : []),
-  ];
-}
-
-function checkTag(field: string, tag: string): void {
-  if (tag.length === 0 || /[,\s]/.test(tag)) {
-    throw new ValidationError(field, 'a non-empty tag without commas or white space', JSON.stringify(tag));
-  }
-}
-
-function checkSnapshotId(field: string, id: string): void {
-  if (!snapshotIdPattern.test(id)) {
-    throw new ValidationError(field, 'a restic snapshot id (8 to 64 hex digits)', JSON.stringify(id));
-  }
-}
-
-/** The working directory and arguments (after the global flags) of `restic backup`. */
-export function buildBackupArguments(request: Pick<BackupRequest, 'directory' | 'tags' | 'host'>): {
-  cwd: string;
-  args: string[];
-} {
-  if (!path.isAbsolute(request.directory) || path.basename(request.directory) === '') {
-    throw new ValidationError('directory', 'an absolute path below /', JSON.stringify(request.directory));
-  }
-  if (request.host.length === 0 || /\s/.test(request.host)) {
-    throw new ValidationError(
-      'host',
-      'a non-empty host name without white space',
-      JSON.stringify(request.host),
-    );
-  }
-  request.tags.forEach((tag, index) => checkTag(`tags[${index}]`, tag));
-
-  const directory = path.resolve(request.directory);
-  const tagArguments = request.tags.flatMap((tag) => ['--tag', tag]);
-  return {
-    cwd: path.dirname(directory),
-    args: ['backup', '--json', '--host', request.host, ...tagArguments, '--', path.basename(directory)],
-  };
-}
-
-/** Arguments of `restic snapshots --json` for a filter. */
-export function buildSnapshotsArguments(filter: SnapshotFilter = {}): string[] {
-  const tags = filter.tags ?? [];
-  tags.forEach((tag, index) => checkTag(`tags[${index}]`, tag));
-  const ids = filter.ids ?? [];
-  ids.forEach((id, index) => checkSnapshotId(`ids[${index}]`, id));
-
-  return [
-    'snapshots',
-    '--json',
-    ...(tags.length > 0 ? ['--tag', tags.join(',')] : []),
-    ...(filter.host ? ['--host', filter.host] : []),
-    ...ids,
-  ];
-}
-
-/** Arguments of `restic forget` for explicit snapshot ids (no policy, no prune). */
-export function buildForgetArguments(ids: readonly string[]): string[] {
-  ids.forEach((id, index) => checkSnapshotId(`ids[${index}]`, id));
-  return ['forget', ...ids];
-}
-
-/** Arguments of `restic check` that also read back a subset of the data. */
-export function buildCheckArguments(options: CheckOptions): string[] {
-  const percent = Number.parseFloat(options.readDataSubset);
-  if (!subsetPattern.test(options.readDataSubset) || !(percent > 0 && percent <= 100)) {
-    throw new ValidationError(
-      'readDataSubset',
-      'a percentage above 0% and at most 100%, such as 10%',
-      JSON.stringify(options.readDataSubset),
-    );
-  }
-  return ['check', `--read-data-subset=${options.readDataSubset}`];
-}
-
-/** Arguments of `restic restore` of a whole snapshot into target. */
-export function buildRestoreArguments(snapshotId: string, target: string): string[] {
-  checkSnapshotId('snapshotId', snapshotId);
-  return ['restore', '--json', '--target', path.resolve(target), snapshotId];
-}
-
-function parseJsonObject(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const numberOf = (value: unknown): number =>
-  typeof value === 'number' && Number.isFinite(value) ? value : 0;
-
-/** Reads one stdout line of `restic backup --json`; undefined for lines the driver ignores. */
-export function parseBackupLine(line: string): BackupEvent | undefined {
-  const record = parseJsonObject(line.trim());
-  if (!record) return undefined;
-
-  if (record.message_type === 'status') {
-    return {
-      type: 'status',
-      percent: numberOf(record.percent_done) * 100,
-      bytesDone: numberOf(record.bytes_done),
-      bytesTotal: numberOf(record.total_bytes),
-    };
-  }
-  if (record.message_type === 'summary' && typeof record.snapshot_id === 'string') {
-    return {
-      type: 'summary',
-      snapshotId: record.snapshot_id,
-      // data_added_packed (0.17+) is what the repository grew by after compression.
-      bytesAdded: numberOf(record.data_added_packed ?? record.data_added),
-      totalBytes: numberOf(record.total_bytes_processed),
-      filesNew: numberOf(record.files_new),
-      totalFiles: numberOf(record.total_files_processed),
-      seconds: typeof record.total_duration === 'number' ? record.total_duration : undefined,
-    };
-  }
-  if (record.message_type === 'error') {
-    const error = record.error as { message?: unknown } | undefined;
-    return {
-      type: 'error',
-      item: String(record.item ?? ''),
-      message: typeof error?.message === 'string' ? error.message : JSON.stringify(record.error ?? null),
-    };
-  }
-  return undefined;
-}
-
-/** Reads the output of `restic snapshots --json`. */
-export function parseSnapshots(stdout: string): Snapshot[] {
-  const value: unknown = JSON.parse(stdout.trim() || '[]');
-  if (value === null) return [];
-  if (!Array.isArray(value)) {
-    throw new Error(`restic snapshots --json printed ${stdout.slice(0, 80)} instead of a JSON array`);
-  }
-  return value.map((entry: Record<string, unknown>) => ({
-    id: String(entry.id),
-    shortId: String(entry.short_id ?? String(entry.id).slice(0, 8)),
-    time: String(entry.time),
-    tags: Array.isArray(entry.tags) ? entry.tags.map(String) : [],
-    hostname: String(entry.hostname ?? ''),
-    paths: Array.isArray(entry.paths) ? entry.paths.map(String) : [],
-  }));
-}
-
 function throttle(listener: ProgressListener | undefined, intervalMilliseconds: number) {
   let last = Number.NEGATIVE_INFINITY;
   return (percent: number, bytesDone: number, bytesTotal: number, force = false) => {
@@ -320,34 +105,6 @@ function throttle(listener: ProgressListener | undefined, intervalMilliseconds: 
     last = now;
     listener(Math.min(100, Math.max(0, percent)), bytesDone, bytesTotal);
   };
-}
-
-/** A restic binary with what it can do. */
-export interface ResticTool {
-  binary: string;
-  version: ResticVersion;
-  capabilities: ResticCapabilities;
-}
-
-const detectedTools = new Map<string, Promise<ResticTool>>();
-
-async function detect(binary: string, logger: Logger): Promise<ResticTool> {
-  const { stdout } = await runCommand(binary, ['version']);
-  const version = parseResticVersion(stdout);
-  logger.info('restic version', { binary, version: version.text });
-  return { binary, version, capabilities: resticCapabilities(version) };
-}
-
-/** The restic binary a repository is used with, its version and capabilities (read once a process). */
-export function detectRestic(repository: Pick<ResticRepository, 'binary' | 'logger'>): Promise<ResticTool> {
-  const binary = repository.binary ?? toolPath('restic');
-  let detection = detectedTools.get(binary);
-  if (!detection) {
-    detection = detect(binary, repository.logger);
-    detectedTools.set(binary, detection);
-    detection.catch(() => detectedTools.delete(binary));
-  }
-  return detection;
 }
 
 interface ResticCallOptions {
@@ -553,12 +310,8 @@ export async function restore(repository: ResticRepository, request: RestoreRequ
     request.progressIntervalMilliseconds ?? defaultProgressIntervalMilliseconds,
   );
   const onStdoutLine = (line: string) => {
-    const record = parseJsonObject(line.trim());
-    if (record?.message_type !== 'status' && record?.message_type !== 'summary') return;
-    const total = numberOf(record.total_bytes);
-    const done = numberOf(record.bytes_restored);
-    const percent = record.message_type === 'summary' ? 100 : numberOf(record.percent_done) * 100;
-    report(percent, done, total, record.message_type === 'summary');
+    const progress = parseRestoreLine(line);
+    if (progress) report(progress.percent, progress.bytesDone, progress.bytesTotal, progress.final);
   };
   const { milliseconds } = await runRestic(repository, args, { onStdoutLine });
 
@@ -585,7 +338,7 @@ export async function unlockStale(repository: ResticRepository): Promise<void> {
   await runRestic(repository, ['unlock']);
 }
 
-/** A path inside a repository on the local filesystem; undefined for remote repositories (s3:, sftp:, rest:). */
+/** A path inside a repository on the local filesystem; undefined for a remote one (s3:, sftp:, rest:). */
 function localRepositoryPath(repository: ResticRepository, ...segments: string[]): string | undefined {
   if (/^[a-z0-9]+:/i.test(repository.repository)) return undefined;
   return path.join(path.resolve(repository.repository), ...segments);

@@ -14,8 +14,9 @@ import { workFolder } from '../../lib/work-folders.js';
 import { activityLogger } from '../logging.js';
 import { freezeFilesystem } from './freeze.js';
 import { writeManifest, type ManifestSummary } from './manifest.js';
+import { copyImageFile, mountImageReadWrite, unmountPath } from './mount-images.js';
+import { isMountPoint } from './mount-table.js';
 import { postgresUser } from './postgres-container.js';
-import { copyImageFile, isMountPoint, mountImageReadWrite, unmountPath } from './volume-driver.js';
 
 const maximumFrozenMilliseconds = 60_000;
 const walFilePattern = /^[0-9A-F]{24}$/;

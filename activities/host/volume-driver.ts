@@ -2,16 +2,17 @@
  * Module volumes on a host: one loop-mounted XFS filesystem per volume, so that a volume can be
  * frozen and copied by reflink in a moment, or a plain directory where loop mounts are impossible.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, realpath, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { CommandFailedError, DiskFullError, ValidationError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { runCommand } from '../../lib/process.js';
 import type { ModulePaths, ModulePlan } from '../../lib/spec/plan.js';
-import { toolPath } from '../../lib/tools.js';
+import { checkMountOptions, detachLoopDevices, unmountPath } from './mount-images.js';
+import { isMountPoint, mountEntryAt } from './mount-table.js';
+import { resolveHostTool } from './mount-tools.js';
 
 /** What ensureVolume found or made. */
 export interface VolumeState {
@@ -31,219 +32,9 @@ export interface VolumePlan {
   volume: ModulePlan['volume'];
 }
 
-/** One line of /proc/self/mountinfo. */
-export interface MountEntry {
-  mountPoint: string;
-  source: string;
-  filesystemType: string;
-  /** Per-mount options, such as rw and noatime. */
-  mountOptions: string[];
-  /** Options of the filesystem itself, such as largeio and allocsize. */
-  superOptions: string[];
-}
-
 // mkfs.xfs from xfsprogs 5.19 on refuses smaller filesystems.
 const minimumXfsBytes = 300 * 1024 * 1024;
 const xfsLabelLength = 12;
-const mountOptionPattern = /^[a-z0-9=_-]+$/;
-const unmountBusyWaitMilliseconds = 5_000;
-const systemToolDirectories = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
-/** Resolves a host tool to a path, also searching the sbin folders that a non-login PATH may lack. */
-export function resolveHostTool(name: string): string {
-  const configured = toolPath(name);
-  if (configured.includes('/')) return configured;
-
-  const searched = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...systemToolDirectories];
-  for (const directory of searched) {
-    const candidate = path.join(directory, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this folder.
-    }
-  }
-  return name;
-}
-
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-function parseMountLine(line: string): MountEntry | undefined {
-  const [mounted, filesystem] = line.split(' - ');
-  if (!mounted || !filesystem) return undefined;
-
-  const mountedFields = mounted.split(' ');
-  const [filesystemType, source, superOptions] = filesystem.split(' ');
-  const mountPoint = mountedFields[4];
-  if (!mountPoint || !filesystemType || source === undefined) return undefined;
-  return {
-    mountPoint: unescapeMountField(mountPoint),
-    source: unescapeMountField(source),
-    filesystemType,
-    mountOptions: (mountedFields[5] ?? '').split(','),
-    superOptions: (superOptions ?? '').split(','),
-  };
-}
-
-/** The mounts this process sees, in mount order. */
-export async function readMountTable(): Promise<MountEntry[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text
-    .split('\n')
-    .map(parseMountLine)
-    .filter((entry): entry is MountEntry => entry !== undefined);
-}
-
-async function realPathOrUndefined(target: string): Promise<string | undefined> {
-  try {
-    return await realpath(target);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The topmost mount at exactly this path, or undefined when nothing is mounted there. */
-export async function mountEntryAt(target: string): Promise<MountEntry | undefined> {
-  const real = await realPathOrUndefined(target);
-  if (real === undefined) return undefined;
-  return (await readMountTable()).filter((entry) => entry.mountPoint === real).at(-1);
-}
-
-/** True when a filesystem is mounted at exactly this path. */
-export async function isMountPoint(target: string): Promise<boolean> {
-  return (await mountEntryAt(target)) !== undefined;
-}
-
-/** The type of the filesystem that holds target, such as 'xfs' or 'ext4'. */
-export async function filesystemType(target: string): Promise<string> {
-  const real = await realpath(target);
-  let best: MountEntry | undefined;
-  for (const entry of await readMountTable()) {
-    const prefix = entry.mountPoint === '/' ? '/' : `${entry.mountPoint}/`;
-    const holds = real === entry.mountPoint || real.startsWith(prefix);
-    if (holds && (best === undefined || entry.mountPoint.length >= best.mountPoint.length)) best = entry;
-  }
-  if (!best) throw new Error(`no mount holds ${real} in /proc/self/mountinfo`);
-  return best.filesystemType;
-}
-
-function checkMountOptions(field: string, options: readonly string[]): void {
-  for (const option of options) {
-    if (!mountOptionPattern.test(option)) {
-      throw new ValidationError(
-        field,
-        'mount options of letters, digits, "=", "_" and "-"',
-        JSON.stringify(option),
-      );
-    }
-  }
-}
-
-async function loopBackingFile(source: string): Promise<string | undefined> {
-  const device = /^\/dev\/(loop\d+)$/.exec(source)?.[1];
-  if (!device) return undefined;
-  try {
-    const file = await readFile(`/sys/block/${device}/loop/backing_file`, 'utf8');
-    return file.trim().replace(/ \(deleted\)$/, '');
-  } catch {
-    return undefined;
-  }
-}
-
-async function detachLoopDevices(image: string): Promise<void> {
-  const real = (await realPathOrUndefined(image)) ?? image;
-  const losetup = resolveHostTool('losetup');
-  const { stdout } = await runCommand(losetup, ['--associated', real]);
-  const devices = stdout
-    .split('\n')
-    .map((line) => /^(\/dev\/loop\d+):/.exec(line)?.[1])
-    .filter((device): device is string => device !== undefined);
-  for (const device of devices) {
-    try {
-      await runCommand(losetup, ['--detach', device]);
-    } catch (error) {
-      // The kernel's autoclear may detach it between the listing and this call.
-      if (!/No such device/i.test(error instanceof Error ? error.message : '')) throw error;
-    }
-  }
-}
-
-function isBusyFailure(error: unknown): boolean {
-  return error instanceof CommandFailedError && /target is busy|device is busy|EBUSY/i.test(error.message);
-}
-
-/**
- * Unmounts whatever is mounted at mountPoint and detaches the loop device behind it. Nothing
- * mounted is fine. A busy target is retried until it is released or a few seconds have passed.
- */
-export async function unmountPath(mountPoint: string): Promise<void> {
-  const entry = await mountEntryAt(mountPoint);
-  if (!entry) return;
-
-  const backingFile = await loopBackingFile(entry.source);
-  const umount = resolveHostTool('umount');
-  const deadline = Date.now() + unmountBusyWaitMilliseconds;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await runCommand(umount, [entry.mountPoint]);
-      break;
-    } catch (error) {
-      if (!(await isMountPoint(entry.mountPoint))) break;
-      if (!isBusyFailure(error) || Date.now() >= deadline) throw error;
-      // A process that just ended (a stopped container, a finished copy) may still hold the mount:
-      // try again until it lets go, backing off.
-      await delay(Math.min(50 * 2 ** attempt, 500));
-    }
-  }
-
-  if (backingFile) await detachLoopDevices(backingFile);
-}
-
-/**
- * Mounts an image file read-write, typically a copy of a volume's image. The copy has the same
- * filesystem UUID as the live volume, which XFS refuses unless told nouuid.
- */
-export async function mountImageReadWrite(
-  image: string,
-  mountPoint: string,
-  options: readonly string[] = [],
-): Promise<void> {
-  checkMountOptions('options', options);
-  const existing = await mountEntryAt(mountPoint);
-  if (existing) {
-    const backingFile = await loopBackingFile(existing.source);
-    if (backingFile !== undefined && backingFile === (await realPathOrUndefined(image))) return;
-    throw new ValidationError(
-      'mountPoint',
-      `a folder where nothing is mounted, to mount ${image}`,
-      `${mountPoint} with ${existing.source} mounted on it`,
-    );
-  }
-
-  await mkdir(mountPoint, { recursive: true });
-  await runCommand(resolveHostTool('mount'), [
-    '-o',
-    ['loop', 'nouuid', ...options].join(','),
-    image,
-    mountPoint,
-  ]);
-}
-
-/**
- * Copies an image file, by reflink where the filesystem shares blocks and keeping holes either
- * way; a partial copy is removed when the copy fails. Running out of space raises DiskFullError.
- */
-export async function copyImageFile(source: string, target: string, signal?: AbortSignal): Promise<void> {
-  try {
-    await runCommand('cp', ['--reflink=auto', '--sparse=always', source, target], signal ? { signal } : {});
-  } catch (error) {
-    await rm(target, { force: true });
-    throw error;
-  }
-}
 
 function loopUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'dbplane is not running as root, which loop mounts need';

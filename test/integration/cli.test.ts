@@ -11,7 +11,7 @@ import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { freeLoopbackPort } from '../../lib/ports.js';
-import { registerSearchAttributes } from '../../lib/temporal-server.js';
+import { registerSearchAttributes } from '../../lib/temporal-namespace.js';
 import { testEnvironment } from '../support/client.js';
 import { cleanUpDataRoot } from '../support/cleanup.js';
 import { testSpec } from '../support/global-setup.js';

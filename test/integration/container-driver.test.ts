@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { ContainerSpec } from '../../activities/host/container-arguments.js';
 import {
   ContainerExitedError,
   ContainerMissingError,
@@ -17,7 +18,6 @@ import {
   runToCompletion,
   stopContainer,
   waitUntilHealthy,
-  type ContainerSpec,
 } from '../../activities/host/container-driver.js';
 import { freeLoopbackPort } from '../../lib/ports.js';
 import { runCommand } from '../../lib/process.js';

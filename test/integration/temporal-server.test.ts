@@ -7,11 +7,8 @@ import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLogger } from '../../lib/logger.js';
-import {
-  dbplaneSearchAttributeNames,
-  ensureTemporalServer,
-  type TemporalServer,
-} from '../../lib/temporal-server.js';
+import { searchAttributeNames } from '../../lib/search-attributes.js';
+import { ensureTemporalServer, type TemporalServer } from '../../lib/temporal-server.js';
 
 const logger = createLogger('temporal-server-test');
 
@@ -57,7 +54,7 @@ describe('ensureTemporalServer', () => {
     const connection = await Connection.connect({ address: first!.address });
     try {
       const listed = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-      for (const name of dbplaneSearchAttributeNames) {
+      for (const name of searchAttributeNames) {
         expect(listed.customAttributes?.[name], name).toBe(2);
       }
     } finally {

@@ -10,15 +10,11 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FreezeWindowExceededError, freezeFilesystem, thawIfFrozen } from '../../activities/host/freeze.js';
+import { copyImageFile, mountImageReadWrite, unmountPath } from '../../activities/host/mount-images.js';
+import { filesystemType, isMountPoint, mountEntryAt } from '../../activities/host/mount-table.js';
 import {
-  copyImageFile,
   ensureVolume,
-  filesystemType,
-  isMountPoint,
-  mountEntryAt,
-  mountImageReadWrite,
   removeVolume,
-  unmountPath,
   type VolumePlan,
   type VolumeState,
 } from '../../activities/host/volume-driver.js';

@@ -4,7 +4,7 @@ import {
   buildRunArguments,
   configurationLabel,
   type ContainerSpec,
-} from '../../activities/host/container-driver.js';
+} from '../../activities/host/container-arguments.js';
 import { ValidationError } from '../../lib/errors.js';
 
 const baseSpec = (): ContainerSpec => ({
