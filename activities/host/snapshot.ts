@@ -17,6 +17,12 @@ import { writeManifest, type ManifestSummary } from './manifest.js';
 import { copyImageFile, mountImageReadWrite, unmountPath } from './mount-images.js';
 import { isMountPoint } from './mount-table.js';
 import { postgresUser } from './postgres-container.js';
+import {
+  claimSnapshotSlot,
+  holdsSnapshotSlot,
+  releaseSnapshotSlot,
+  snapshotSlotFolder,
+} from './snapshot-slot.js';
 
 const maximumFrozenMilliseconds = 60_000;
 const walFilePattern = /^[0-9A-F]{24}$/;
@@ -36,7 +42,9 @@ export interface Snapshot {
 }
 
 function snapshotFolder(plan: ModulePlan, snapshotId: string): string {
-  return workFolder(plan.paths.snapshotsDirectory, 'snapshotId', snapshotId);
+  // The id is checked even though the folder does not carry it: it names the backup everywhere else.
+  workFolder(plan.paths.snapshotsDirectory, 'snapshotId', snapshotId);
+  return snapshotSlotFolder(plan.paths.snapshotsDirectory);
 }
 
 async function copyWal(live: string, copy: string, firstFile: string, lastFile: string): Promise<number> {
@@ -66,6 +74,7 @@ export async function takeSnapshot(plan: ModulePlan, snapshotId: string): Promis
     context.heartbeat({ phase: name });
   };
 
+  await claimSnapshotSlot(plan.paths.snapshotsDirectory, plan.module, snapshotId);
   // A retried attempt starts from nothing: what an earlier attempt left is incomplete.
   await releaseSnapshotFolder(folder);
   await mkdir(folder, { recursive: true, mode: 0o700 });
@@ -181,6 +190,10 @@ async function releaseSnapshotFolder(folder: string): Promise<void> {
 
 /** Unmounts and deletes a snapshot; safe to call for one that is already gone. */
 export async function releaseSnapshot(plan: ModulePlan, snapshotId: string): Promise<void> {
-  await releaseSnapshotFolder(snapshotFolder(plan, snapshotId));
+  const folder = snapshotFolder(plan, snapshotId);
+  // The slot may belong to another backup by now (this one failed before it took it): leave that one be.
+  if (!(await holdsSnapshotSlot(plan.paths.snapshotsDirectory, snapshotId))) return;
+  await releaseSnapshotFolder(folder);
+  await releaseSnapshotSlot(plan.paths.snapshotsDirectory, snapshotId);
   activityLogger({ module: plan.module, host: plan.host, snapshotId }).info('snapshot released');
 }
