@@ -1,6 +1,9 @@
 /**
  * What every command needs: configuration, the validated spec, and a Temporal client.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
 import { Client, Connection } from '@temporalio/client';
 
 import { readConfig, type Config } from '../lib/config.js';
@@ -40,16 +43,48 @@ export function loadContext(options: GlobalOptions): CommandContext {
   };
 }
 
-/** Finds (or starts) the Temporal server and connects a client to it. */
+/** Temporal cannot be reached, or no server runs for this data root. */
+export class TemporalUnavailableError extends Error {
+  override readonly name = 'TemporalUnavailableError';
+}
+
+function recordedServerAddress(dataRoot: string): string | undefined {
+  try {
+    const record = JSON.parse(readFileSync(path.join(dataRoot, 'temporal', 'server.json'), 'utf8'));
+    return typeof record.address === 'string' ? record.address : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connects a client to Temporal: TEMPORAL_ADDRESS, else the dev server `dbplane up` runs for this
+ * data root. Only `up` may start a dev server; other commands never leave one behind.
+ */
 export async function connectClient(
   context: CommandContext,
+  options: { mayStartServer?: boolean } = {},
 ): Promise<{ client: Client; server: TemporalServer }> {
-  const server = await ensureTemporalServer({
-    dataRoot: context.dataRoot,
-    address: process.env.TEMPORAL_ADDRESS,
-    namespace: context.config.namespace,
-    logger: context.logger,
-  });
+  let address = process.env.TEMPORAL_ADDRESS;
+  if (!address && !options.mayStartServer) {
+    address = recordedServerAddress(context.dataRoot);
+    if (!address) {
+      throw new TemporalUnavailableError(
+        `no Temporal server runs for ${context.dataRoot}: start one with \`dbplane up\`, or set TEMPORAL_ADDRESS`,
+      );
+    }
+  }
+  let server: TemporalServer;
+  try {
+    server = await ensureTemporalServer({
+      dataRoot: context.dataRoot,
+      address,
+      namespace: context.config.namespace,
+      logger: context.logger,
+    });
+  } catch (error) {
+    throw new TemporalUnavailableError((error as Error).message, { cause: error });
+  }
   context.config.temporalAddress = server.address;
   const connection = await Connection.connect({ address: server.address });
   return { client: new Client({ connection, namespace: context.config.namespace }), server };

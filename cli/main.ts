@@ -1,15 +1,21 @@
 /**
  * The dbplane command line.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 
 import { NotSupportedError, SpecError, ValidationError } from '../lib/errors.js';
-import { connectClient, loadContext, type CommandContext, type GlobalOptions } from './context.js';
+import {
+  connectClient,
+  loadContext,
+  TemporalUnavailableError,
+  type CommandContext,
+  type GlobalOptions,
+} from './context.js';
 import { exitCodes } from './exit-codes.js';
 import { describeBackup, describeProvision, describeRestoreCheck } from './format.js';
-import { backup, provision, restoreCheck } from './commands/operations.js';
-import { formatSchedules, manageSchedules } from './commands/schedules.js';
+import { backup, checkModule, provision, restoreCheck } from './commands/operations.js';
+import { checkScheduleArguments, formatSchedules, manageSchedules } from './commands/schedules.js';
 import { collectStatus, formatStatusTable } from './commands/status.js';
 import { InterruptedError, up, type UpReport } from './commands/up.js';
 
@@ -27,11 +33,15 @@ function integer(field: string) {
 
 function exitCodeFor(error: unknown): number {
   if (error instanceof InterruptedError) return exitCodes.interrupted;
+  if (error instanceof CommanderError) return exitCodes.badInput;
+  if (error instanceof TemporalUnavailableError) return exitCodes.unavailable;
   if (error instanceof ValidationError || error instanceof SpecError || error instanceof NotSupportedError)
     return exitCodes.badInput;
   if (error instanceof WorkflowFailedError) return exitCodes.operationFailed;
   const message = error instanceof Error ? error.message : '';
-  if (/ECONNREFUSED|UNAVAILABLE|did not answer|not reachable/i.test(message)) return exitCodes.unavailable;
+  const unreachable =
+    /ECONNREFUSED|UNAVAILABLE|did not answer|not reachable|Failed to get Workflow execution history/i;
+  if (unreachable.test(message)) return exitCodes.unavailable;
   return exitCodes.operationFailed;
 }
 
@@ -52,8 +62,11 @@ function describeFailure(error: unknown): string {
 async function runWithClient<T>(
   run: (context: CommandContext, client: Client) => Promise<T>,
   describe: (result: T) => string,
+  validate: (context: CommandContext) => void = () => undefined,
 ): Promise<void> {
   const context = loadContext(program.opts<GlobalOptions>());
+  // Bad input fails here, before anything is connected to or started.
+  validate(context);
   const { client } = await connectClient(context);
   try {
     const result = await run(context, client);
@@ -107,6 +120,7 @@ program
     await runWithClient(
       (context, client) => provision(context, client, module),
       (outcome) => describeProvision(outcome.result),
+      (context) => checkModule(context, module),
     );
   });
 
@@ -118,6 +132,7 @@ program
     await runWithClient(
       (context, client) => backup(context, client, module, options.verify),
       (outcome) => describeBackup(outcome.result),
+      (context) => checkModule(context, module),
     );
   });
 
@@ -129,6 +144,16 @@ program
     await runWithClient(
       (context, client) => restoreCheck(context, client, module, options.snapshot),
       (outcome) => describeRestoreCheck(outcome.result),
+      (context) => {
+        checkModule(context, module);
+        if (options.snapshot !== undefined && !/^[0-9a-f]{8,64}$/.test(options.snapshot)) {
+          throw new ValidationError(
+            '--snapshot',
+            'a restic snapshot id (8 to 64 hex digits)',
+            JSON.stringify(options.snapshot),
+          );
+        }
+      },
     );
   });
 
@@ -140,19 +165,45 @@ program
     await runWithClient(
       (context, client) => manageSchedules(context, client, action ?? 'list', module, options.operation),
       formatSchedules,
+      (context) => checkScheduleArguments(context, action ?? 'list', module, options.operation),
     );
   });
 
 program
   .command('status')
-  .description('show each module, its last backup and restore check, and its schedules')
+  .description('show each module, its container, last backup and restore check, and its schedules')
   .action(async () => {
-    await runWithClient((context, client) => collectStatus(context, client), formatStatusTable);
+    const context = loadContext(program.opts<GlobalOptions>());
+    let client: Client | undefined;
+    try {
+      client = (await connectClient(context)).client;
+    } catch (error) {
+      // The catalog and the containers answer without Temporal; only the schedules need it.
+      if (!(error instanceof TemporalUnavailableError)) throw error;
+      context.logger.warn('schedules unknown: Temporal is not reachable', { reason: error.message });
+    }
+    try {
+      const statuses = await collectStatus(context, client);
+      process.stdout.write(
+        context.json ? `${JSON.stringify(statuses)}\n` : `${formatStatusTable(statuses)}\n`,
+      );
+    } finally {
+      await client?.connection.close();
+    }
   });
 
+program.exitOverride();
+
 program.parseAsync(process.argv).catch((error: unknown) => {
+  // Commander has printed its own message (or the help) already.
+  if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
   const code = exitCodeFor(error);
   const message = describeFailure(error);
+  if (error instanceof CommanderError) {
+    if (process.argv.includes('--json'))
+      process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
+    process.exit(code);
+  }
   if (program.opts<GlobalOptions>().json)
     process.stdout.write(`${JSON.stringify({ ok: false, error: message })}\n`);
   process.stderr.write(`dbplane: ${message}\n`);

@@ -117,4 +117,5 @@ export const nonRetryableErrorTypes = [
   'NotSupportedError',
   'RepositoryPasswordError',
   'DiskFullError',
+  'RepositoryDamagedError',
 ];

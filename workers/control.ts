@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = installRuntime('control-worker', config.controlMetricsPort);
+  const logger = await installRuntime('control-worker', config.controlMetricsPort);
   const { spec, directory } = loadSpecFile(config.specFile);
   registerCatalogMetrics(() => [
     ...new Set(spec.hosts.map((host) => path.join(resolveDataRoot(spec, directory, host.name), 'catalog'))),

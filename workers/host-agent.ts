@@ -27,7 +27,7 @@ async function thawLeftovers(plans: ModulePlan[], logger: Logger): Promise<void>
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = installRuntime('host-agent', config.hostMetricsPort);
+  const logger = await installRuntime('host-agent', config.hostMetricsPort);
   const { spec, directory } = loadSpecFile(config.specFile);
   const hostName = config.hostName ?? spec.hosts[0]?.name;
   const host = spec.hosts.find((candidate) => candidate.name === hostName);

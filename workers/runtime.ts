@@ -3,6 +3,7 @@
  * metrics, activity timing, and a graceful shutdown on SIGINT and SIGTERM.
  */
 import type { Server } from 'node:http';
+import { createServer } from 'node:net';
 
 import { Context } from '@temporalio/activity';
 import {
@@ -20,9 +21,22 @@ import type { Config } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { activityDuration, serveMetrics } from '../lib/metrics.js';
 
+async function isPortFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /** Installs the SDK runtime: its metrics on port+1 of ours, its logs as our structured lines. */
-export function installRuntime(component: string, metricsPort: number): Logger {
+export async function installRuntime(component: string, metricsPort: number): Promise<Logger> {
   const logger = createLogger(component);
+  const sdkMetricsPort = metricsPort + 1;
+  // A busy port (another worker on this host) costs the SDK's metrics, not the worker.
+  const sdkMetricsFree = await isPortFree(sdkMetricsPort);
+  if (!sdkMetricsFree)
+    logger.warn('SDK metrics port unavailable, serving no SDK metrics', { port: sdkMetricsPort });
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => {
       const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'info';
@@ -31,7 +45,7 @@ export function installRuntime(component: string, metricsPort: number): Logger {
     telemetryOptions: {
       // The SDK's native side logs through our logger too, not to stdout in its own format.
       logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${metricsPort + 1}` } },
+      ...(sdkMetricsFree ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } } } : {}),
     },
   });
   return logger;

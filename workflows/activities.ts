@@ -14,6 +14,7 @@ const nonRetryableErrorTypes = [
   'NotSupportedError',
   'RepositoryPasswordError',
   'DiskFullError',
+  'RepositoryDamagedError',
 ];
 
 /** Reading the spec and writing the catalog: quick, retried a few times. */

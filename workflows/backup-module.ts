@@ -15,6 +15,7 @@ import {
 
 import { operationAttributes } from '../lib/search-attributes.js';
 import { control, hostLongSteps, hostSteps } from './activities.js';
+import { checkInput, moduleRule } from './input.js';
 import { ProgressTracker } from './progress.js';
 import { restoreCheck, type RestoreCheckResult } from './restore-check.js';
 
@@ -42,9 +43,9 @@ const steps = [
   'snapshot',
   'store',
   'release snapshot',
-  'retention',
   'check repository',
   'restore check',
+  'retention',
   'record',
 ];
 
@@ -57,6 +58,10 @@ function snapshotName(): string {
 }
 
 export async function backupModule(input: BackupModuleInput): Promise<BackupModuleResult> {
+  checkInput<BackupModuleInput>(input, {
+    module: moduleRule,
+    verify: { type: 'boolean', optional: true, expected: 'true or false' },
+  });
   const started = Date.now();
   const progress = new ProgressTracker('backup', String(input?.module), steps);
   const plan = await progress.step('plan', () => control.resolveModulePlan(input));
@@ -82,7 +87,12 @@ export async function backupModule(input: BackupModuleInput): Promise<BackupModu
       );
     }
 
-    const retention = await progress.step('retention', () => host.applyRetention(plan));
+    // Retention once ran before the checks; it now waits for them, so an unproven backup never
+    // pushes a proven one out of the retention window.
+    const retentionAfterChecks = patched('retention-after-checks');
+    let retention = retentionAfterChecks
+      ? undefined
+      : await progress.step('retention', () => host.applyRetention(plan));
     await progress.step('check repository', () => host.checkRepository(plan));
 
     let checked: RestoreCheckResult | undefined;
@@ -106,6 +116,7 @@ export async function backupModule(input: BackupModuleInput): Promise<BackupModu
     } else {
       progress.mark('restore check', 'done');
     }
+    retention ??= await progress.step('retention', () => host.applyRetention(plan));
 
     const seconds = (Date.now() - started) / 1000;
     await progress.step('record', () =>

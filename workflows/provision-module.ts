@@ -7,6 +7,7 @@ import { CancellationScope, log, upsertSearchAttributes, workflowInfo } from '@t
 import type { ModulePlan } from '../lib/spec/plan.js';
 import { operationAttributes } from '../lib/search-attributes.js';
 import { control, hostSteps } from './activities.js';
+import { checkInput, moduleRule } from './input.js';
 import { ProgressTracker } from './progress.js';
 
 export interface ProvisionModuleInput {
@@ -26,6 +27,7 @@ export interface ProvisionModuleResult {
 const steps = ['plan', 'volume', 'secrets', 'data directory', 'container', 'database', 'catalog'];
 
 export async function provisionModule(input: ProvisionModuleInput): Promise<ProvisionModuleResult> {
+  checkInput<ProvisionModuleInput>(input, { module: moduleRule });
   const started = Date.now();
   const progress = new ProgressTracker('provision', String(input?.module), steps);
   const plan: ModulePlan = await progress.step('plan', () => control.resolveModulePlan(input));

@@ -5,6 +5,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  patched,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
@@ -12,6 +13,7 @@ import {
 
 import { operationAttributes } from '../lib/search-attributes.js';
 import { control, hostLongSteps } from './activities.js';
+import { checkInput, isBadInput, moduleRule } from './input.js';
 import { ProgressTracker } from './progress.js';
 
 export interface RestoreCheckInput {
@@ -40,6 +42,27 @@ export interface RestoreCheckResult {
 const steps = ['plan', 'restore', 'verify', 'clean up', 'record'];
 
 export async function restoreCheck(input: RestoreCheckInput): Promise<RestoreCheckResult> {
+  checkInput<RestoreCheckInput>(input, {
+    module: moduleRule,
+    snapshotId: {
+      type: 'string',
+      optional: true,
+      pattern: /^[0-9a-f]{8,64}$/,
+      expected: 'a restic snapshot id',
+    },
+    manifestSha256: {
+      type: 'string',
+      optional: true,
+      pattern: /^[0-9a-f]{64}$/,
+      expected: 'a SHA-256 in hex',
+    },
+    stopLsn: {
+      type: 'string',
+      optional: true,
+      pattern: /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/,
+      expected: 'an LSN',
+    },
+  });
   const started = Date.now();
   const progress = new ProgressTracker('restore-check', String(input?.module), steps);
   const plan = await progress.step('plan', () => control.resolveModulePlan(input));
@@ -71,8 +94,11 @@ export async function restoreCheck(input: RestoreCheckInput): Promise<RestoreChe
       seconds: (Date.now() - started) / 1000,
     };
   } catch (error) {
+    // A snapshot id that does not exist is a typo, not a failed check: it must not raise alerts.
+    const badInput = isBadInput(error) && patched('bad-input-is-no-failed-check');
     await CancellationScope.nonCancellable(async () => {
       await host.discardRestore(plan, restoreId);
+      if (badInput) return;
       await control.recordOutcome(plan, {
         operation: 'restore-check',
         ok: false,

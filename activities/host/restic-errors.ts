@@ -15,6 +15,14 @@ export class RepositoryMissingError extends CommandFailedError {
   override readonly name = 'RepositoryMissingError';
 }
 
+/**
+ * The repository's data is damaged: packs are missing or do not match their checksums. Retrying
+ * reads the same damage again; an operator must repair the repository (restic repair) first.
+ */
+export class RepositoryDamagedError extends CommandFailedError {
+  override readonly name = 'RepositoryDamagedError';
+}
+
 /** restic's exit codes since 0.17 (0.14 exits with 1 for all of these). */
 export const resticExitCodes = {
   repositoryMissing: 10,
@@ -25,6 +33,13 @@ export const resticExitCodes = {
 const diskFullPattern = /no space left on device|ENOSPC|disk quota exceeded/i;
 const wrongPasswordPattern = /wrong password or no key found/i;
 const lockedPattern = /repository is already locked|unable to create lock in backend/i;
+const damagedPatterns = [
+  /repository contains errors/i,
+  /ciphertext verification failed/i,
+  /pack [0-9a-f]+ (not found|does not exist)/i,
+  /(hash|checksum) (does not match|mismatch)/i,
+  /wrong data returned/i,
+];
 const missingPatterns = [
   /repository does not exist/i,
   /unable to open config file: .*no such file or directory/i,
@@ -67,5 +82,6 @@ export function classifyResticFailure(input: CommandFailure): CommandFailedError
   if (wrongPasswordPattern.test(stderr)) return new RepositoryPasswordError(failure);
   if (lockedPattern.test(stderr)) return new RepositoryLockedError(failure);
   if (missingPatterns.some((pattern) => pattern.test(stderr))) return new RepositoryMissingError(failure);
+  if (damagedPatterns.some((pattern) => pattern.test(stderr))) return new RepositoryDamagedError(failure);
   return new CommandFailedError(failure);
 }

@@ -39,6 +39,27 @@ function scheduleIds(
     .map((schedule) => schedule.scheduleId);
 }
 
+/** Checks the command's words before anything is connected to; returns the schedules they name. */
+export function checkScheduleArguments(
+  context: CommandContext,
+  action: string,
+  module: string | undefined,
+  operation: string | undefined,
+): string[] {
+  if (!(scheduleActions as readonly string[]).includes(action)) {
+    throw new ValidationError('action', `one of ${scheduleActions.join(', ')}`, JSON.stringify(action));
+  }
+  const ids = scheduleIds(context, module, operation);
+  if (ids.length === 0) {
+    throw new ValidationError(
+      'module',
+      'a module with a backup policy in the spec',
+      JSON.stringify(module ?? '(any)'),
+    );
+  }
+  return ids;
+}
+
 /** Applies the action to the module's schedules (all of the spec's when no module is given). */
 export async function manageSchedules(
   context: CommandContext,

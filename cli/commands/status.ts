@@ -5,12 +5,16 @@ import type { Client } from '@temporalio/client';
 
 import { readCatalogEntry, type CatalogEntry } from '../../lib/catalog.js';
 import { enabledModules, planModule } from '../../lib/spec/plan.js';
+import { containerState } from '../../activities/host/container-driver.js';
 import { formatBytes } from '../../lib/size.js';
 import type { CommandContext } from '../context.js';
 
 export interface ModuleStatus {
   module: string;
+  /** What the catalog recorded at the last operation. */
   state: string;
+  /** What the module's container is doing now, read from podman on this host. */
+  container: string;
   port?: number;
   lastBackup?: string;
   lastBackupBytes?: number;
@@ -47,17 +51,18 @@ export async function collectStatus(
   const statuses: ModuleStatus[] = [];
   for (const module of enabledModules(context.spec)) {
     let entry: CatalogEntry | undefined;
+    let plan;
     try {
-      entry = await readCatalogEntry(
-        planModule(context.spec, context.specDirectory, module).paths.catalogFile,
-      );
+      plan = planModule(context.spec, context.specDirectory, module);
+      entry = await readCatalogEntry(plan.paths.catalogFile);
     } catch {
-      statuses.push({ module, state: 'not supported yet', schedules: [] });
+      statuses.push({ module, state: 'not supported yet', container: '-', schedules: [] });
       continue;
     }
     statuses.push({
       module,
       state: entry?.state ?? 'not provisioned',
+      container: await containerState(plan.containerName).catch(() => 'unknown'),
       ...(entry ? { port: entry.port } : {}),
       ...(entry?.lastBackup
         ? { lastBackup: entry.lastBackup.at, lastBackupBytes: entry.lastBackup.bytes ?? 0 }
@@ -72,10 +77,21 @@ export async function collectStatus(
 
 /** Renders statuses as an aligned table. */
 export function formatStatusTable(statuses: ModuleStatus[]): string {
-  const header = ['MODULE', 'STATE', 'PORT', 'LAST BACKUP', 'SIZE', 'VERIFIED', 'RESTORE CHECK', 'SCHEDULES'];
+  const header = [
+    'MODULE',
+    'STATE',
+    'CONTAINER',
+    'PORT',
+    'LAST BACKUP',
+    'SIZE',
+    'VERIFIED',
+    'RESTORE CHECK',
+    'SCHEDULES',
+  ];
   const rows = statuses.map((status) => [
     status.module,
     status.state,
+    status.container,
     status.port ? String(status.port) : '-',
     status.lastBackup ?? '-',
     status.lastBackupBytes ? formatBytes(status.lastBackupBytes) : '-',

@@ -55,8 +55,9 @@ async function backupUnderLoad(
   report: UpReport,
 ) {
   const plan = planModule(context.spec, context.specDirectory, module);
-  say(context, `loading the pgbench workload into ${module} (scale ${scale})`);
+  say(context, `making sure ${module} holds the pgbench workload (scale ${scale})`);
   const workload = await loadWorkload(plan, scale);
+  if (!workload.loaded) say(context, `the workload is there already (${workload.accounts} accounts)`);
   const before = await committedTransactions(plan);
 
   say(context, `backing up ${module} while pgbench keeps writing`);
@@ -142,8 +143,10 @@ async function runOnce(
   report.ok = report.restoreCheck?.passed ?? report.modules.usersdb !== 'running';
 
   const statuses = await collectStatus(context, client);
-  process.stdout.write(`${formatStatusTable(statuses)}\n`);
-  if (server.uiUrl) process.stdout.write(`Temporal Web UI: ${server.uiUrl}\n`);
+  // With --json, stdout holds the one JSON report alone.
+  const output = context.json ? process.stderr : process.stdout;
+  output.write(`${formatStatusTable(statuses)}\n`);
+  if (server.uiUrl) output.write(`Temporal Web UI: ${server.uiUrl}\n`);
 }
 
 /** Runs the main job; resolves with the report once done (with --once) or once interrupted. */
@@ -155,7 +158,7 @@ export async function up(context: CommandContext, options: UpOptions): Promise<U
       ? `using Temporal at ${process.env.TEMPORAL_ADDRESS}`
       : 'starting or reusing the local Temporal dev server',
   );
-  const { client, server } = await connectClient(context);
+  const { client, server } = await connectClient(context, { mayStartServer: true });
   report.temporal = { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}) };
 
   say(context, 'starting the control worker and the host agent');

@@ -10,9 +10,20 @@ import type { z } from 'zod';
 
 import { SpecError, ValidationError } from '../errors.js';
 import { moduleNames } from '../names.js';
-import { platformSpecSchema, type PlatformSpec } from './schema.js';
+import { platformSpecSchema, resolveRoleNames, type ModuleSpec, type PlatformSpec } from './schema.js';
 
 type Issue = z.core.$ZodIssue;
+
+/** Zod's own messages begin so; any other message was written in the schema and says what is expected. */
+const defaultMessagePrefixes = ['Invalid', 'Too small', 'Too big', 'Unrecognized'];
+
+const typeNames: Record<string, string> = {
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  int: 'an integer',
+  boolean: 'true or false',
+};
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -41,9 +52,11 @@ function fieldName(pathSegments: readonly PropertyKey[]): string {
 }
 
 function expectation(issue: Issue): string {
+  if (!defaultMessagePrefixes.some((prefix) => issue.message.startsWith(prefix))) return issue.message;
+
   switch (issue.code) {
     case 'invalid_type':
-      return issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`;
+      return typeNames[issue.expected] ?? `a ${issue.expected}`;
     case 'invalid_value':
       return `one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
     case 'too_small':
@@ -55,7 +68,11 @@ function expectation(issue: Issue): string {
         ? `at most ${String(issue.maximum)} entries`
         : `at most ${String(issue.maximum)}`;
     case 'invalid_format':
-      return issue.message.startsWith('Invalid') ? `a value of format ${issue.format}` : issue.message;
+      return issue.pattern ? `a value matching ${issue.pattern}` : `a valid ${issue.format}`;
+    case 'invalid_union': {
+      const choices = issue.errors.flatMap((alternative) => (alternative[0] ? [alternative[0]] : []));
+      return choices.length ? [...new Set(choices.map(expectation))].join(' or ') : issue.message;
+    }
     case 'invalid_key':
       return 'a known key';
     default:
@@ -83,7 +100,12 @@ export function describeIssues(document: unknown, issues: readonly Issue[]): Val
     if (issue.code === 'invalid_key') {
       const key = issue.path[issue.path.length - 1];
       const choices = issue.issues.flatMap((inner) => (inner.code === 'invalid_value' ? inner.values : []));
-      const expected = choices.length ? `one of ${choices.join(', ')}` : 'a known key';
+      const inner = issue.issues[0];
+      const expected = choices.length
+        ? `one of ${choices.join(', ')}`
+        : inner
+          ? expectation(inner)
+          : 'a known key';
       problems.push(new ValidationError(fieldName(issue.path), expected, `key ${JSON.stringify(key)}`));
       continue;
     }
@@ -98,16 +120,26 @@ export function describeIssues(document: unknown, issues: readonly Issue[]): Val
   return problems;
 }
 
-/** Validates an already parsed document; `source` names it in errors. */
-export function validateSpec(document: unknown, source: string): PlatformSpec {
-  const result = platformSpecSchema.safeParse(document);
-  if (!result.success) throw new SpecError(source, describeIssues(document, result.error.issues));
+/**
+ * Server settings dbplane sets itself, and where it takes each from; a spec that set them too would
+ * be overridden or would break what dbplane relies on.
+ */
+function managedSettingSources(moduleName: string, hostIndex: number): Record<string, string> {
+  const addressField = hostIndex >= 0 ? `hosts[${hostIndex}].address` : "its host's address";
+  return {
+    listen_addresses: `it sets listen_addresses from ${addressField}`,
+    port: `it sets port from modules.${moduleName}.port`,
+    unix_socket_directories: 'it puts the server socket in /tmp',
+    archive_mode: 'it sets archive_mode to off',
+  };
+}
 
-  const spec = result.data;
+function duplicateHostFields(spec: PlatformSpec): ValidationError[] {
   const problems: ValidationError[] = [];
-  const hostNames = spec.hosts.map((host) => host.name);
+  const names = spec.hosts.map((host) => host.name);
+  const taskQueues = spec.hosts.map((host) => host.taskQueue);
   spec.hosts.forEach((host, index) => {
-    if (hostNames.indexOf(host.name) !== index) {
+    if (names.indexOf(host.name) !== index) {
       problems.push(
         new ValidationError(
           `hosts[${index}].name`,
@@ -116,11 +148,69 @@ export function validateSpec(document: unknown, source: string): PlatformSpec {
         ),
       );
     }
+    if (taskQueues.indexOf(host.taskQueue) !== index) {
+      problems.push(
+        new ValidationError(
+          `hosts[${index}].taskQueue`,
+          'a task queue used by no other host',
+          JSON.stringify(host.taskQueue),
+        ),
+      );
+    }
   });
+  return problems;
+}
+
+function duplicateRoleNames(moduleName: string, module: ModuleSpec): ValidationError[] {
+  const problems: ValidationError[] = [];
+  const resolved = resolveRoleNames(moduleName, module.roles);
+  const kinds = ['owner', 'readWrite', 'readOnly'] as const;
+  kinds.forEach((kind, index) => {
+    for (const earlier of kinds.slice(0, index)) {
+      if (resolved[kind] !== resolved[earlier]) continue;
+
+      // Defaults never collide with each other, so at least one of the two was written in the spec.
+      const [blamed, other] = module.roles[kind] === undefined ? [earlier, kind] : [kind, earlier];
+      problems.push(
+        new ValidationError(
+          `modules.${moduleName}.roles.${blamed}`,
+          `a role name different from roles.${other} (${resolved[other]})`,
+          JSON.stringify(resolved[blamed]),
+        ),
+      );
+      return;
+    }
+  });
+  return problems;
+}
+
+function managedSettings(moduleName: string, module: ModuleSpec, hostIndex: number): ValidationError[] {
+  const sources = managedSettingSources(moduleName, hostIndex);
+  return Object.entries(module.tuning.settings)
+    .filter(([key]) => Object.hasOwn(sources, key))
+    .map(
+      ([key, value]) =>
+        new ValidationError(
+          `modules.${moduleName}.tuning.settings.${key}`,
+          `a setting dbplane does not manage (${sources[key] as string})`,
+          describeValue(value),
+        ),
+    );
+}
+
+/** Validates an already parsed document; `source` names it in errors. */
+export function validateSpec(document: unknown, source: string): PlatformSpec {
+  const result = platformSpecSchema.safeParse(document);
+  if (!result.success) throw new SpecError(source, describeIssues(document, result.error.issues));
+
+  const spec = result.data;
+  const problems = duplicateHostFields(spec);
+  const hostNames = spec.hosts.map((host) => host.name);
   const ports = new Map<number, string>();
   for (const [name, module] of Object.entries(spec.modules)) {
     if (!module) continue;
-    if (!hostNames.includes(module.host)) {
+    const hostIndex = hostNames.indexOf(module.host);
+    if (hostIndex < 0) {
       problems.push(
         new ValidationError(
           `modules.${name}.host`,
@@ -136,6 +226,7 @@ export function validateSpec(document: unknown, source: string): PlatformSpec {
       );
     }
     ports.set(module.port, name);
+    problems.push(...duplicateRoleNames(name, module), ...managedSettings(name, module, hostIndex));
   }
   if (problems.length > 0) throw new SpecError(source, problems);
   return spec;

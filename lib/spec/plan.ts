@@ -2,6 +2,7 @@
  * A module plan: everything a workflow needs to know about one module, resolved from the spec.
  * Plans travel in workflow histories, so they hold paths and names, never secrets.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 
 import { NotSupportedError, ValidationError } from '../errors.js';
@@ -52,6 +53,15 @@ export interface ModulePlan {
   settings: Record<string, string>;
   backup: (BackupPolicy & { repository: string }) | undefined;
   paths: ModulePaths;
+}
+
+/**
+ * A module's container name. The data root's digest in it keeps two installations on one host (a
+ * second checkout, a test run) from ever taking each other's containers.
+ */
+export function containerNameFor(hostName: string, module: string, dataRoot: string): string {
+  const digest = createHash('sha256').update(dataRoot).digest('hex').slice(0, 8);
+  return `dbplane-${hostName}-${module}-${digest}`;
 }
 
 /** The data root a host uses: DBPLANE_DATA_ROOT, else the host's, else the spec's. */
@@ -109,7 +119,7 @@ export function planModule(spec: PlatformSpec, specDirectory: string, name: unkn
     address: host.address,
     image: module.image,
     rootfs: module.rootfs,
-    containerName: `dbplane-${host.name}-${moduleName}`,
+    containerName: containerNameFor(host.name, moduleName, dataRoot),
     port: module.port,
     database: module.database ?? moduleName,
     roles: {

@@ -182,7 +182,17 @@ describe('provisionModule', () => {
       'ValidationError',
       'module: expected one of usersdb, agentsdb, modelsdb, vectorstore, queuedb, received "billingdb"',
     ],
-    [{}, 'ValidationError', 'module: expected a lower-case name'],
+    [{}, 'ValidationError', 'module: expected a module name such as "usersdb", received nothing'],
+    [
+      'usersdb',
+      'ValidationError',
+      'input: expected an object such as {"module": "usersdb"}, received string "usersdb"',
+    ],
+    [
+      { module: 'usersdb', extra: 1 },
+      'ValidationError',
+      'extra: expected one of the fields module, received an unknown field',
+    ],
   ])('refuses %j with an error that names the field, and creates nothing', async (input, type, message) => {
     const before = readdirSync(environment.dataRoot).sort();
 
@@ -322,6 +332,36 @@ describe('backupModule', () => {
       }).trim(),
     ).toBe('running');
     await saveHistory(client, 'it-backup-killed-database', 'backupModule');
+  });
+
+  it.each([
+    [
+      'backupModule',
+      { module: 'usersdb', verify: 'no' },
+      'verify: expected true or false, received string "no"',
+    ],
+    ['restoreCheck', { module: 'usersdb', snapshotId: '../x' }, 'snapshotId: expected a restic snapshot id'],
+  ])('refuses bad %s input before any step runs', async (workflowType, input, message) => {
+    const failure = await failureOf(run(workflowType, input, `it-bad-${workflowType}-${Date.now()}`));
+
+    expect(failure).toMatchObject({ type: 'ValidationError' });
+    expect(failure.message).toContain(message);
+  });
+
+  it('does not count a restore check of a snapshot that does not exist as a failed check', async () => {
+    const before = (await readCatalogEntry(plan.paths.catalogFile))?.failures['restore-check'] ?? 0;
+
+    const failure = await failureOf(
+      run(
+        'restoreCheck',
+        { module: 'usersdb', snapshotId: 'deadbeefdeadbeef' },
+        'it-restore-check-unknown-snapshot',
+      ),
+    );
+
+    expect(failure).toMatchObject({ type: 'ValidationError' });
+    expect((await readCatalogEntry(plan.paths.catalogFile))?.failures['restore-check'] ?? 0).toBe(before);
+    await saveHistory(client, 'it-restore-check-unknown-snapshot', 'restoreCheck');
   });
 
   it('forgets the snapshots that the spec keeps no longer', async () => {

@@ -24,10 +24,18 @@ export function mountsUnder(root: string): string[] {
 
 /** Removes containers whose volumes live under root, thaws and unmounts everything under it. */
 export async function cleanUpDataRoot(root: string): Promise<void> {
-  const containers = run('podman', ['ps', '-a', '--format', '{{.Names}} {{.Mounts}}']).split('\n');
-  for (const line of containers) {
-    const [name] = line.split(' ');
-    if (name && line.includes(root)) run('podman', ['rm', '-f', '-t', '2', name]);
+  const names = run('podman', [
+    'ps',
+    '-a',
+    '--filter',
+    'label=dbplane.managed=true',
+    '--format',
+    '{{.Names}}',
+  ]);
+  for (const name of names.split('\n').filter(Boolean)) {
+    // The host side of the container's mounts tells whose it is; `ps` shows only the container side.
+    const sources = run('podman', ['inspect', '--format', '{{range .Mounts}}{{.Source}} {{end}}', name]);
+    if (sources.includes(root)) run('podman', ['rm', '-f', '-t', '2', name]);
   }
   for (const mountPoint of mountsUnder(root)) {
     run('xfs_freeze', ['-u', mountPoint]);

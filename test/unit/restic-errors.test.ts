@@ -94,3 +94,16 @@ describe('restic failures', () => {
     expect(error.message).toMatch(/was cancelled/);
   });
 });
+
+describe('damaged repositories', () => {
+  it.each([
+    'Fatal: repository contains errors',
+    'error: load <data/3f2e9a1c>: ciphertext verification failed',
+    'pack 3f2e9a1c not found in index',
+  ])('classify %j as RepositoryDamagedError, which no retry can fix', async (stderr) => {
+    const { classifyResticFailure, RepositoryDamagedError } =
+      await import('../../activities/host/restic-errors.js');
+    const error = classifyResticFailure({ command: 'restic', args: ['check'], exitCode: 1, stderr });
+    expect(error).toBeInstanceOf(RepositoryDamagedError);
+  });
+});
