@@ -8,7 +8,7 @@ import path from 'node:path';
 import { NotSupportedError, ValidationError } from '../errors.js';
 import { checkModuleName, supportedModules, type ModuleName } from '../names.js';
 import { parseSize } from '../size.js';
-import type { BackupPolicy, PlatformSpec } from './schema.js';
+import { resolveRoleNames, type BackupPolicy, type PlatformSpec } from './schema.js';
 
 export interface ModulePaths {
   dataRoot: string;
@@ -122,11 +122,7 @@ export function planModule(spec: PlatformSpec, specDirectory: string, name: unkn
     containerName: containerNameFor(host.name, moduleName, dataRoot),
     port: module.port,
     database: module.database ?? moduleName,
-    roles: {
-      owner: module.roles.owner ?? `${moduleName}_owner`,
-      readWrite: module.roles.readWrite ?? `${moduleName}_app`,
-      readOnly: module.roles.readOnly ?? `${moduleName}_readonly`,
-    },
+    roles: resolveRoleNames(moduleName, module.roles),
     extensions: module.extensions,
     volume: {
       sizeBytes: parseSize(`modules.${moduleName}.volumes.${volumeName}.size`, volume.size),
