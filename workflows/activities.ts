@@ -6,16 +6,8 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 
 import type * as controlActivities from '../activities/control/index.js';
 import type * as hostActivities from '../activities/host/index.js';
+import { nonRetryableErrorTypes } from '../lib/errors.js';
 import { controlTaskQueue } from '../lib/task-queues.js';
-
-const nonRetryableErrorTypes = [
-  'ValidationError',
-  'SpecError',
-  'NotSupportedError',
-  'RepositoryPasswordError',
-  'DiskFullError',
-  'RepositoryDamagedError',
-];
 
 /** Reading the spec and writing the catalog: quick, retried a few times. */
 export const control = proxyActivities<typeof controlActivities>({

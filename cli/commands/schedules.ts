@@ -68,17 +68,7 @@ export async function manageSchedules(
   module: string | undefined,
   operation: string | undefined,
 ): Promise<ScheduleState[]> {
-  if (!(scheduleActions as readonly string[]).includes(action)) {
-    throw new ValidationError('action', `one of ${scheduleActions.join(', ')}`, JSON.stringify(action));
-  }
-  const ids = scheduleIds(context, module, operation);
-  if (ids.length === 0) {
-    throw new ValidationError(
-      'module',
-      'a module with a backup policy in the spec',
-      JSON.stringify(module ?? '(any)'),
-    );
-  }
+  const ids = checkScheduleArguments(context, action, module, operation);
 
   const states: ScheduleState[] = [];
   for (const scheduleId of ids) {
