@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 
 import * as activities from '../activities/control/index.js';
-import { controlTaskQueue, readConfig } from '../lib/config.js';
+import { readConfig } from '../lib/config.js';
+import { controlTaskQueue } from '../lib/task-queues.js';
 import { registerCatalogMetrics } from '../lib/metrics.js';
 import { loadSpecFile } from '../lib/spec/load.js';
 import { resolveDataRoot } from '../lib/spec/plan.js';

@@ -1,7 +1,7 @@
 /**
  * Progress of a running workflow, exposed as the `progress` query for the CLI and the UI.
  */
-import { defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import { defineQuery, setHandler } from '@temporalio/workflow';
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'undone';
 
@@ -69,9 +69,4 @@ export class ProgressTracker {
     }
     return step;
   }
-}
-
-/** The workflow's id, for records that point back at it. */
-export function currentWorkflowId(): string {
-  return workflowInfo().workflowId;
 }
