@@ -54,5 +54,3 @@ export function readConfig(environment: NodeJS.ProcessEnv = process.env): Config
     hostName: environment.DBPLANE_HOST || undefined,
   };
 }
-
-export { controlTaskQueue } from './task-queues.js';
