@@ -131,3 +131,13 @@ export async function runCommand(
     options.classifyFailure?.(failure) ?? defaultClassification(failure) ?? new CommandFailedError(failure)
   );
 }
+
+/** True while a process with this pid exists, including one this user may not signal. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

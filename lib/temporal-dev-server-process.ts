@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { open, readFile, rm, writeFile } from 'node:fs/promises';
 
 import { CommandFailedError, ValidationError } from './errors.js';
+import { processExists } from './process.js';
 
 const pollMilliseconds = 250;
 const stopGraceMilliseconds = 10_000;
@@ -46,16 +47,6 @@ export async function waitUntil(
     if (await check()) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, pollMilliseconds));
-  }
-}
-
-/** True while a process with this pid exists, including one this user may not signal. */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

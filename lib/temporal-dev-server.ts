@@ -9,13 +9,8 @@ import path from 'node:path';
 
 import { CommandFailedError, ValidationError } from './errors.js';
 import type { Logger } from './logger.js';
-import {
-  processExists,
-  spawnDetached,
-  stopProcessGroup,
-  waitUntil,
-  withStartLock,
-} from './temporal-dev-server-process.js';
+import { processExists } from './process.js';
+import { spawnDetached, stopProcessGroup, waitUntil, withStartLock } from './temporal-dev-server-process.js';
 import { searchAttributeNames } from './search-attributes.js';
 import { prepareDevServer } from './temporal-namespace.js';
 import type { TemporalServer } from './temporal-server.js';

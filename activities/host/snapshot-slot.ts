@@ -6,6 +6,8 @@
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { processExists } from '../../lib/process.js';
+
 const lockFileName = 'current.lock';
 const slotFolderName = 'current';
 /** Longer than any backup may run: a holder this old was abandoned (say, its workflow terminated). */
@@ -32,15 +34,6 @@ export class SnapshotSlotBusyError extends Error {
 /** The folder every snapshot of the module is taken in. */
 export function snapshotSlotFolder(snapshotsDirectory: string): string {
   return path.join(snapshotsDirectory, slotFolderName);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readHolder(lockFile: string): Promise<SlotHolder | undefined> {
@@ -80,7 +73,7 @@ export async function claimSnapshotSlot(
   const abandoned =
     !holder ||
     holder.snapshotId === snapshotId ||
-    !isRunning(holder.pid) ||
+    !processExists(holder.pid) ||
     Date.now() - Date.parse(holder.takenAt) > staleAfterMilliseconds;
   if (!abandoned) throw new SnapshotSlotBusyError(module, holder);
 

@@ -24,8 +24,9 @@ import { createLogger } from '../../lib/logger.js';
 import { testClient, testEnvironment } from '../support/client.js';
 import { saveHistory } from '../support/histories.js';
 import { mountsUnder } from '../support/cleanup.js';
-import { isAlive, startWorker, waitFor, workerPid } from '../support/processes.js';
+import { startWorker, waitFor, workerPid } from '../support/processes.js';
 import { testSpec } from '../support/global-setup.js';
+import { processExists } from '../../lib/process.js';
 
 const environment = testEnvironment();
 let client: Client;
@@ -274,7 +275,7 @@ describe('backupModule', () => {
     const handle = await startBackupUntilPhase('it-backup-killed-agent', 'store');
     const agent = workerPid(environment, 'host-agent');
     process.kill(agent, 'SIGKILL');
-    await waitFor('the host agent to die', () => !isAlive(agent));
+    await waitFor('the host agent to die', () => !processExists(agent));
 
     expect(isFrozen(plan.paths.mountPoint)).toBe(false);
     startWorker(environment, 'host-agent');
@@ -291,7 +292,7 @@ describe('backupModule', () => {
     const agent = workerPid(environment, 'host-agent');
 
     process.kill(agent, 'SIGTERM');
-    await waitFor('the host agent to shut down', () => !isAlive(agent), 60_000);
+    await waitFor('the host agent to shut down', () => !processExists(agent), 60_000);
 
     expect(resticProcesses(plan.paths.repository)).toEqual([]);
     expect(isFrozen(plan.paths.mountPoint)).toBe(false);

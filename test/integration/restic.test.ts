@@ -21,6 +21,7 @@ import { CommandFailedError, RepositoryPasswordError } from '../../lib/errors.js
 import type { LogFields, Logger } from '../../lib/logger.js';
 import { runCommand } from '../../lib/process.js';
 import { toolPath } from '../../lib/tools.js';
+import { processExists } from '../../lib/process.js';
 
 const mebibyte = 1024 * 1024;
 
@@ -115,15 +116,6 @@ function findResticBackup(repositoryPath: string): number | undefined {
     }
   }
   return undefined;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe.each(resticBinaries())('the restic driver with $label', ({ binary }) => {
@@ -280,7 +272,7 @@ describe.each(resticBinaries())('the restic driver with $label', ({ binary }) =>
     await expect(cancelled).rejects.toThrow(CommandFailedError);
     await expect(cancelled).rejects.toThrow(/was cancelled/);
     expect(pid).toBeDefined();
-    expect(isRunning(pid ?? 0)).toBe(false);
+    expect(processExists(pid ?? 0)).toBe(false);
 
     await unlockStale(repository);
 

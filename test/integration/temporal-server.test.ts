@@ -9,17 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/logger.js';
 import { searchAttributeNames } from '../../lib/search-attributes.js';
 import { ensureTemporalServer, type TemporalServer } from '../../lib/temporal-server.js';
+import { processExists } from '../../lib/process.js';
 
 const logger = createLogger('temporal-server-test');
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('ensureTemporalServer', () => {
   let dataRoot: string;

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
+import { processExists } from '../../lib/process.js';
+
 export const projectRoot = path.resolve(import.meta.dirname, '..', '..');
 
 export interface TestEnvironment {
@@ -50,15 +52,6 @@ export function workerPid(environment: TestEnvironment, name: WorkerName): numbe
   return Number(line.split(' ')[1]);
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Polls a condition until it holds or the time is up. */
 export async function waitFor(
   description: string,
@@ -84,8 +77,8 @@ export async function stopAllWorkers(environment: TestEnvironment): Promise<void
   } catch {
     return;
   }
-  for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGTERM');
-  await waitFor('workers to stop', () => pids.every((pid) => !isAlive(pid)), 45_000).catch(() => {
-    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) if (processExists(pid)) process.kill(pid, 'SIGTERM');
+  await waitFor('workers to stop', () => pids.every((pid) => !processExists(pid)), 45_000).catch(() => {
+    for (const pid of pids) if (processExists(pid)) process.kill(pid, 'SIGKILL');
   });
 }

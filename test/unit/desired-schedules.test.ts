@@ -2,27 +2,13 @@ import { describe, expect, it } from 'vitest';
 
 import { validateSpec } from '../../lib/spec/load.js';
 import { desiredSchedules } from '../../schedules/desired.js';
+import { minimalDocument, minimalUsersdb } from '../support/spec-fixtures.js';
 
 function spec(modules: Record<string, unknown>) {
-  return validateSpec(
-    {
-      apiVersion: 'dbplane/v1',
-      dataRoot: '/srv/dbplane',
-      hosts: [{ name: 'local', taskQueue: 'dbplane-host-local' }],
-      modules,
-    },
-    'test.yaml',
-  );
+  return validateSpec(minimalDocument(modules), 'test.yaml');
 }
 
-const usersdb = {
-  engine: 'postgresql',
-  version: '15',
-  host: 'local',
-  image: 'postgres:15',
-  port: 55432,
-  volumes: { data: { size: '1GiB' } },
-};
+const usersdb = minimalUsersdb();
 
 describe('desiredSchedules', () => {
   it('asks for a nightly backup and a weekly restore check of a module with a backup policy', () => {

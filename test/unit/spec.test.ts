@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../lib/errors.js';
 import { loadSpecFile, validateSpec } from '../../lib/spec/load.js';
 import { planModule } from '../../lib/spec/plan.js';
+import { minimalDocument, minimalUsersdb } from '../support/spec-fixtures.js';
 
 const specFile = path.join(import.meta.dirname, '..', '..', 'platform.yaml');
 
@@ -18,21 +19,7 @@ function problemsOf(document: unknown): string[] {
   throw new Error('the spec was accepted');
 }
 
-const validDocument = () => ({
-  apiVersion: 'dbplane/v1',
-  dataRoot: '/srv/dbplane',
-  hosts: [{ name: 'local', taskQueue: 'dbplane-host-local' }],
-  modules: {
-    usersdb: {
-      engine: 'postgresql',
-      version: '15',
-      host: 'local',
-      image: 'postgres:15',
-      port: 55432,
-      volumes: { data: { size: '1GiB' } },
-    },
-  },
-});
+const validDocument = () => minimalDocument({ usersdb: minimalUsersdb() });
 
 describe('the platform spec', () => {
   it('accepts the default spec and plans usersdb under its data root', () => {
